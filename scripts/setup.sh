@@ -63,6 +63,9 @@ if ! docker_ok && command -v dockerd >/dev/null 2>&1 && as_root; then
 fi
 if docker_ok; then
   say "docker engine answers"
+  if as_root; then
+    bash "$ROOT_DIR/scripts/network/isolate-workspaces.sh" || soft "could not install the workspace firewall rules"
+  fi
   bash "$ROOT_DIR/scripts/images/start-registry.sh" || soft "the local registry did not start"
   bash "$ROOT_DIR/scripts/images/build-template-image.sh" || soft "the template image did not build"
 else

@@ -16,7 +16,7 @@ const env = {
   ASTRO_DISABLE_UPDATE_CHECK: 'true',
   NEXT_TELEMETRY_DISABLED: '1',
   PORT: apiPort,
-  WEB_ORIGIN: process.env.WEB_ORIGIN ?? `http://localhost:${webPort}`,
+  WEB_ORIGIN: process.env.WEB_ORIGIN ?? `http://localhost:${webPort},http://127.0.0.1:${webPort}`,
 };
 
 function step(title, cmd, args, cwd = root) {

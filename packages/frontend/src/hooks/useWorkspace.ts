@@ -1,0 +1,93 @@
+'use client';
+
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { WorkspaceSession } from '@builder/shared';
+import { createDeferredOwner, type DeferredOwner } from '@/lib/lifecycle/deferred-owner';
+import { workspaceApi } from '@/lib/workspace/workspace.api';
+import { acquireWorkspaceSocket, type SocketLease } from '@/lib/workspace/websocket.service';
+import {
+  EMPTY_WORKSPACE_SNAPSHOT,
+  WorkspaceSessionController,
+  type WorkspaceSnapshot,
+} from '@/lib/workspace/workspace-session.controller';
+
+export interface UseWorkspaceOptions {
+  templateName?: string;
+}
+
+export interface UseWorkspaceResult extends WorkspaceSnapshot {
+  /** Creates a new workspace, deleting the current one first. */
+  createWorkspace: () => Promise<WorkspaceSession | null>;
+  deleteWorkspace: () => Promise<void>;
+  /** The API's restart where it exists, otherwise delete + create. */
+  restartWorkspace: () => Promise<WorkspaceSession | null>;
+}
+
+interface Owned {
+  controller: WorkspaceSessionController;
+  lease: SocketLease;
+}
+
+/**
+ * The page's workspace: created on mount, deleted on unmount and, best effort, when the tab
+ * closes. Follows the start through the tab's socket, polling the status as a fallback.
+ */
+export function useWorkspace(options: UseWorkspaceOptions = {}): UseWorkspaceResult {
+  const [snapshot, setSnapshot] = useState<WorkspaceSnapshot>(EMPTY_WORKSPACE_SNAPSHOT);
+  const templateName = useRef(options.templateName).current;
+  const ownerRef = useRef<DeferredOwner<Owned> | null>(null);
+  // Creating the owner creates nothing else: the workspace comes with the first `acquire`.
+  ownerRef.current ??= createDeferredOwner<Owned>(
+    () => {
+      const lease = acquireWorkspaceSocket();
+      const controller = new WorkspaceSessionController({
+        api: workspaceApi(),
+        socket: lease.service,
+        templateName,
+      });
+      void controller.createWorkspace();
+      return { controller, lease };
+    },
+    ({ controller, lease }) => {
+      controller.dispose();
+      lease.release();
+    },
+  );
+
+  useEffect(() => {
+    const owner = ownerRef.current!;
+    const { controller } = owner.acquire();
+    const stopListening = controller.subscribe(() => setSnapshot(controller.getSnapshot()));
+    setSnapshot(controller.getSnapshot());
+
+    // `pagehide` rather than `beforeunload`: it also fires on mobile and when entering bfcache.
+    const onPageHide = (): void => void controller.deleteWorkspace({ keepalive: true });
+    const onPageShow = (event: PageTransitionEvent): void => {
+      if (event.persisted) void controller.createWorkspace();
+    };
+    window.addEventListener('pagehide', onPageHide);
+    window.addEventListener('pageshow', onPageShow);
+
+    return () => {
+      stopListening();
+      window.removeEventListener('pagehide', onPageHide);
+      window.removeEventListener('pageshow', onPageShow);
+      owner.release();
+    };
+  }, []);
+
+  const createWorkspace = useCallback(
+    () => ownerRef.current?.current?.controller.createWorkspace() ?? Promise.resolve(null),
+    [],
+  );
+  const deleteWorkspace = useCallback(
+    () => ownerRef.current?.current?.controller.deleteWorkspace() ?? Promise.resolve(),
+    [],
+  );
+  const restartWorkspace = useCallback(
+    () => ownerRef.current?.current?.controller.restartWorkspace() ?? Promise.resolve(null),
+    [],
+  );
+
+  return { ...snapshot, createWorkspace, deleteWorkspace, restartWorkspace };
+}

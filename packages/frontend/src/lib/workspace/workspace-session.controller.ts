@@ -1,0 +1,329 @@
+import {
+  WorkspaceStatus,
+  type BuildErrorEvent,
+  type BuildStatusEvent,
+  type ConnectionStatus,
+  type HMREvent,
+  type StatusEvent,
+  type SubscribeAck,
+  type WorkspaceSession,
+} from '@builder/shared';
+import { ApiError, errorMessage, isAbortError } from '@/lib/api/api-error';
+import type { WorkspaceApi } from './workspace.api';
+import type { WorkspaceSocketEvents } from './websocket.service';
+
+/** What the UI shows of the tab's workspace. Replaced, never mutated. */
+export interface WorkspaceSnapshot {
+  workspace: WorkspaceSession | null;
+  /** A create or restart is in flight, or the workspace is still starting. */
+  isLoading: boolean;
+  error: Error | null;
+  /** Start-up steps seen so far, one entry per step, in the order they arrived. */
+  buildSteps: BuildStatusEvent[];
+  /** Latest hot updates, newest first. */
+  hmrEvents: HMREvent[];
+  /** Latest build errors, newest first. */
+  buildErrors: BuildErrorEvent[];
+  connectionState: ConnectionStatus;
+}
+
+/** The part of the socket service the controller uses. */
+export interface WorkspaceSocketLike {
+  readonly state: ConnectionStatus;
+  on<E extends keyof WorkspaceSocketEvents>(event: E, listener: WorkspaceSocketEvents[E]): () => void;
+  subscribe(sessionId: string): Promise<SubscribeAck>;
+  unsubscribe(sessionId: string): Promise<SubscribeAck>;
+}
+
+export interface WorkspaceSessionControllerOptions {
+  api: Pick<WorkspaceApi, 'createWorkspace' | 'getWorkspaceStatus' | 'deleteWorkspace' | 'restartWorkspace'>;
+  socket: WorkspaceSocketLike;
+  templateName?: string;
+  /** Status poll interval while the socket is down. */
+  pollIntervalMs?: number;
+  /** Status poll interval while the socket is up: only a safety net for a missed event. */
+  connectedPollIntervalMs?: number;
+  /** How many HMR events and build errors to keep. */
+  maxEvents?: number;
+}
+
+export const EMPTY_WORKSPACE_SNAPSHOT: WorkspaceSnapshot = {
+  workspace: null,
+  isLoading: false,
+  error: null,
+  buildSteps: [],
+  hmrEvents: [],
+  buildErrors: [],
+  connectionState: 'disconnected',
+};
+
+/**
+ * Owns one tab's workspace: creates it, follows its start through socket events with status polls
+ * as a fallback, and deletes it. Lives outside React so that effects only start and stop it.
+ *
+ * Every operation takes a new generation; an answer that arrives for an older generation is
+ * dropped, and a workspace created for one is deleted at once, so no session is ever leaked.
+ */
+export class WorkspaceSessionController {
+  private snapshot: WorkspaceSnapshot;
+  private readonly listeners = new Set<() => void>();
+  private readonly socketListeners: Array<() => void> = [];
+  private generation = 0;
+  private pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private pollAbort: AbortController | null = null;
+  private disposed = false;
+  private readonly pollIntervalMs: number;
+  private readonly connectedPollIntervalMs: number;
+  private readonly maxEvents: number;
+
+  constructor(private readonly options: WorkspaceSessionControllerOptions) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 2_000;
+    this.connectedPollIntervalMs = options.connectedPollIntervalMs ?? 5_000;
+    this.maxEvents = options.maxEvents ?? 10;
+    this.snapshot = { ...EMPTY_WORKSPACE_SNAPSHOT, connectionState: options.socket.state };
+    this.wireSocket(options.socket);
+  }
+
+  getSnapshot = (): WorkspaceSnapshot => this.snapshot;
+
+  /** Listens to snapshot changes; returns the function that stops listening. */
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  /** Creates a workspace, deleting the current one first. */
+  async createWorkspace(): Promise<WorkspaceSession | null> {
+    if (this.disposed) return null;
+    const generation = ++this.generation;
+    const previous = this.snapshot.workspace;
+    this.stopPolling();
+    this.update({
+      ...EMPTY_WORKSPACE_SNAPSHOT,
+      isLoading: true,
+      connectionState: this.snapshot.connectionState,
+    });
+    if (previous) await this.release(previous.id);
+    if (this.isStale(generation)) return null;
+
+    try {
+      const session = await this.options.api.createWorkspace({ templateName: this.options.templateName });
+      if (this.isStale(generation)) {
+        // The page left or another create superseded this one while the server was working.
+        await this.release(session.id);
+        return null;
+      }
+      this.adopt(session);
+      return session;
+    } catch (error) {
+      if (!this.isStale(generation)) this.update({ isLoading: false, error: toError(error) });
+      return null;
+    }
+  }
+
+  /** Restarts the workspace: the API's restart route where it exists, otherwise delete + create. */
+  async restartWorkspace(): Promise<WorkspaceSession | null> {
+    const current = this.snapshot.workspace;
+    if (this.disposed) return null;
+    if (!current) return this.createWorkspace();
+    const generation = ++this.generation;
+    this.stopPolling();
+    this.update({ isLoading: true, error: null, buildSteps: [], buildErrors: [], hmrEvents: [] });
+    try {
+      const session = await this.options.api.restartWorkspace(current.id);
+      if (this.isStale(generation)) return null;
+      this.adopt(session);
+      return session;
+    } catch (error) {
+      if (this.isStale(generation)) return null;
+      if (error instanceof ApiError && error.kind === 'http' && [404, 405, 501].includes(error.status)) {
+        return this.createWorkspace();
+      }
+      this.update({ isLoading: false, error: toError(error) });
+      return null;
+    }
+  }
+
+  /** Deletes the workspace; `keepalive` lets the request outlive a closing tab. */
+  async deleteWorkspace(options: { keepalive?: boolean } = {}): Promise<void> {
+    this.generation++;
+    this.stopPolling();
+    const current = this.snapshot.workspace;
+    if (!this.disposed) {
+      this.update({ ...EMPTY_WORKSPACE_SNAPSHOT, connectionState: this.snapshot.connectionState });
+    }
+    if (current) await this.release(current.id, options.keepalive);
+  }
+
+  /** Stops everything and deletes the workspace, including one whose creation is still in flight. */
+  dispose(options: { keepalive?: boolean } = {}): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.listeners.clear();
+    for (const stop of this.socketListeners.splice(0)) stop();
+    void this.deleteWorkspace(options);
+  }
+
+  private adopt(session: WorkspaceSession): void {
+    const previousId = this.snapshot.workspace?.id;
+    if (previousId && previousId !== session.id) void this.options.socket.unsubscribe(previousId);
+    if (previousId !== session.id) void this.options.socket.subscribe(session.id);
+    this.applySession(session);
+  }
+
+  private applySession(session: WorkspaceSession): void {
+    const buildSteps = this.snapshot.buildSteps;
+    const knownStep = session.buildStep === null || buildSteps.some((s) => s.step === session.buildStep);
+    this.update({
+      workspace: session,
+      isLoading: session.status === WorkspaceStatus.Creating,
+      error: session.status === WorkspaceStatus.Error ? sessionError(session) : null,
+      // A page that opens late still shows where the start is.
+      buildSteps: knownStep
+        ? buildSteps
+        : [
+            ...buildSteps,
+            {
+              sessionId: session.id,
+              step: session.buildStep!,
+              queuePosition: session.queuePosition ?? undefined,
+              at: session.lastActivityAt,
+            },
+          ],
+    });
+    this.schedulePoll();
+  }
+
+  private wireSocket(socket: WorkspaceSocketLike): void {
+    const isCurrent = (sessionId: string): boolean => this.snapshot.workspace?.id === sessionId;
+    this.socketListeners.push(
+      socket.on('connection-state', (connectionState) => {
+        this.update({ connectionState });
+        // Events sent while the socket was down are lost: read the state once instead.
+        if (connectionState === 'connected') this.pollNow();
+        else this.schedulePoll();
+      }),
+      socket.on('build-status', (event) => {
+        if (!isCurrent(event.sessionId)) return;
+        const others = this.snapshot.buildSteps.filter((s) => s.step !== event.step);
+        this.update({ buildSteps: [...others, event] });
+        if (event.step === 'ready' || event.step === 'error') this.pollNow();
+      }),
+      socket.on('status', (event) => {
+        if (!isCurrent(event.sessionId)) return;
+        this.applyStatusEvent(event);
+      }),
+      socket.on('hmr-update', (event) => {
+        if (!isCurrent(event.sessionId)) return;
+        this.update({ hmrEvents: [event, ...this.snapshot.hmrEvents].slice(0, this.maxEvents) });
+      }),
+      socket.on('error', (event) => {
+        if (!isCurrent(event.sessionId)) return;
+        this.update({ buildErrors: [event, ...this.snapshot.buildErrors].slice(0, this.maxEvents) });
+      }),
+    );
+  }
+
+  private applyStatusEvent(event: StatusEvent): void {
+    const workspace = this.snapshot.workspace;
+    if (!workspace || workspace.status === event.status) return;
+    const next: WorkspaceSession = {
+      ...workspace,
+      status: event.status,
+      errorMessage: event.status === WorkspaceStatus.Error ? (event.reason ?? workspace.errorMessage) : null,
+    };
+    this.applySession(next);
+    // The event has no preview URL or port: read the full session.
+    if (event.status !== WorkspaceStatus.Creating) this.pollNow();
+  }
+
+  private schedulePoll(delay?: number): void {
+    this.stopPolling();
+    const workspace = this.snapshot.workspace;
+    if (this.disposed || !workspace || workspace.status !== WorkspaceStatus.Creating) return;
+    const interval =
+      delay ??
+      (this.snapshot.connectionState === 'connected' ? this.connectedPollIntervalMs : this.pollIntervalMs);
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      void this.poll();
+    }, interval);
+  }
+
+  private pollNow(): void {
+    const workspace = this.snapshot.workspace;
+    if (this.disposed || !workspace) return;
+    this.stopPolling();
+    void this.poll();
+  }
+
+  private async poll(): Promise<void> {
+    const workspace = this.snapshot.workspace;
+    if (!workspace) return;
+    const generation = this.generation;
+    const abort = new AbortController();
+    this.pollAbort = abort;
+    try {
+      // Few retries: the poll loop itself tries again.
+      const session = await this.options.api.getWorkspaceStatus(workspace.id, {
+        signal: abort.signal,
+        retries: 1,
+      });
+      if (this.isStale(generation) || this.snapshot.workspace?.id !== session.id) return;
+      this.applySession(session);
+    } catch (error) {
+      if (isAbortError(error) || this.isStale(generation)) return;
+      if (error instanceof ApiError && error.isNotFound) {
+        // Removed on the server (expired, or the API lost it): nothing left to follow or delete.
+        void this.options.socket.unsubscribe(workspace.id);
+        this.update({ workspace: null, isLoading: false, error });
+        return;
+      }
+      if (error instanceof ApiError && error.kind === 'http' && error.status >= 400 && error.status < 500) {
+        // Not ours any more, or the token expired: polling again cannot help.
+        this.update({ isLoading: false, error });
+        return;
+      }
+      this.schedulePoll();
+    } finally {
+      if (this.pollAbort === abort) this.pollAbort = null;
+    }
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    this.pollAbort?.abort();
+    this.pollAbort = null;
+  }
+
+  private async release(sessionId: string, keepalive = false): Promise<void> {
+    void this.options.socket.unsubscribe(sessionId);
+    try {
+      await this.options.api.deleteWorkspace(sessionId, { keepalive });
+    } catch (error) {
+      // Already gone is what we wanted; anything else expires on the server's idle timeout.
+      if (!(error instanceof ApiError && error.isNotFound)) {
+        console.warn(`Could not delete workspace ${sessionId}: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  private isStale(generation: number): boolean {
+    return this.disposed || generation !== this.generation;
+  }
+
+  private update(patch: Partial<WorkspaceSnapshot>): void {
+    if (this.disposed) return;
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+function sessionError(session: WorkspaceSession): Error {
+  return new Error(session.errorMessage ?? 'The workspace failed to start');
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(errorMessage(error));
+}

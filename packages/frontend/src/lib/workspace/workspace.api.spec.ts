@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { HttpClient, type FetchLike } from '@/lib/api/http-client';
+import { createWorkspaceApi, encodePath } from './workspace.api';
+
+interface Call {
+  url: string;
+  method: string | undefined;
+  body: unknown;
+  keepalive: boolean | undefined;
+  authorization: string | undefined;
+}
+
+function recordingApi(respond: (call: Call) => Response = () => Response.json({})) {
+  const calls: Call[] = [];
+  const fetch: FetchLike = async (url, init) => {
+    const call: Call = {
+      url,
+      method: init.method,
+      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      keepalive: init.keepalive,
+      authorization: (init.headers as Record<string, string>).Authorization,
+    };
+    calls.push(call);
+    return respond(call);
+  };
+  const http = new HttpClient({
+    baseUrl: 'http://api.test/',
+    getToken: () => 'jwt',
+    fetch,
+    sleep: async () => {},
+  });
+  return { api: createWorkspaceApi(http), calls };
+}
+
+describe('workspace API', () => {
+  it('maps each function to its route', async () => {
+    const { api, calls } = recordingApi();
+
+    await api.createWorkspace({ templateName: 'baseline-landing' });
+    await api.getWorkspaceStatus('s 1');
+    await api.listWorkspaces();
+    await api.getFileTree('s1');
+    await api.readFile('s1', 'src/pages/index.astro');
+    await api.writeFile('s1', '/src/my page.astro', 'hello');
+    await api.restartWorkspace('s1');
+
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      'POST http://api.test/api/v1/workspace/create',
+      'GET http://api.test/api/v1/workspace/s%201/status',
+      'GET http://api.test/api/v1/workspace',
+      'GET http://api.test/api/v1/workspace/s1/files',
+      'GET http://api.test/api/v1/workspace/s1/files/src/pages/index.astro',
+      'PUT http://api.test/api/v1/workspace/s1/files/src/my%20page.astro',
+      'POST http://api.test/api/v1/workspace/s1/restart',
+    ]);
+    expect(calls[0]?.body).toEqual({ templateName: 'baseline-landing' });
+    expect(calls[5]?.body).toEqual({ content: 'hello' });
+    expect(calls.every((c) => c.authorization === 'Bearer jwt')).toBe(true);
+  });
+
+  it('deletes with keepalive and without retries when the tab is closing', async () => {
+    const { api, calls } = recordingApi(() => new Response(null, { status: 503 }));
+
+    await expect(api.deleteWorkspace('s1', { keepalive: true })).rejects.toMatchObject({ status: 503 });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ method: 'DELETE', keepalive: true });
+
+    await expect(api.deleteWorkspace('s1')).rejects.toMatchObject({ status: 503 });
+    expect(calls).toHaveLength(1 + 4);
+  });
+
+  it('resolves a 204 delete', async () => {
+    const { api } = recordingApi(() => new Response(null, { status: 204 }));
+    await expect(api.deleteWorkspace('s1')).resolves.toBeUndefined();
+  });
+
+  it('encodes path segments but keeps the separators', () => {
+    expect(encodePath('/src/a b/#x?.astro')).toBe('src/a%20b/%23x%3F.astro');
+  });
+});

@@ -1,0 +1,121 @@
+import {
+  API_PREFIX,
+  type CreateWorkspaceRequest,
+  type FileContentResponse,
+  type FileTreeResponse,
+  type WorkspaceSession,
+  type WriteFileResponse,
+} from '@builder/shared';
+import { defaultHttpClient } from '@/lib/api/default-client';
+import type { CallOptions, HttpClient } from '@/lib/api/http-client';
+
+export { ApiError, isAbortError } from '@/lib/api/api-error';
+export type { CallOptions } from '@/lib/api/http-client';
+
+export interface DeleteWorkspaceOptions extends CallOptions {
+  /** Let the request finish after the page is gone (tab closing). */
+  keepalive?: boolean;
+}
+
+/** The workspace routes of the API. */
+export interface WorkspaceApi {
+  createWorkspace(request?: CreateWorkspaceRequest, options?: CallOptions): Promise<WorkspaceSession>;
+  getWorkspaceStatus(sessionId: string, options?: CallOptions): Promise<WorkspaceSession>;
+  listWorkspaces(options?: CallOptions): Promise<WorkspaceSession[]>;
+  deleteWorkspace(sessionId: string, options?: DeleteWorkspaceOptions): Promise<void>;
+  /** Not served by every backend version: a 404 means "use delete + create". */
+  restartWorkspace(sessionId: string, options?: CallOptions): Promise<WorkspaceSession>;
+  getFileTree(sessionId: string, options?: CallOptions): Promise<FileTreeResponse>;
+  readFile(sessionId: string, path: string, options?: CallOptions): Promise<FileContentResponse>;
+  writeFile(
+    sessionId: string,
+    path: string,
+    content: string,
+    options?: CallOptions,
+  ): Promise<WriteFileResponse>;
+}
+
+// Creation may wait on an image pull or a start slot before the server answers.
+const CREATE_TIMEOUT_MS = 90_000;
+
+const WORKSPACE = `${API_PREFIX}/workspace`;
+
+export function createWorkspaceApi(http: HttpClient): WorkspaceApi {
+  const session = (id: string): string => `${WORKSPACE}/${encodeURIComponent(id)}`;
+  return {
+    createWorkspace: (request = {}, options) =>
+      http.request(`${WORKSPACE}/create`, {
+        timeoutMs: CREATE_TIMEOUT_MS,
+        ...options,
+        method: 'POST',
+        body: request,
+      }),
+    getWorkspaceStatus: (id, options) => http.request(`${session(id)}/status`, options),
+    listWorkspaces: (options) => http.request(WORKSPACE, options),
+    deleteWorkspace: async (id, options = {}) => {
+      // A keepalive request outlives the page, so nothing would be left to run a retry.
+      const retries = options.keepalive ? 0 : options.retries;
+      await http.request<unknown>(session(id), { ...options, retries, method: 'DELETE' });
+    },
+    restartWorkspace: (id, options) =>
+      http.request(`${session(id)}/restart`, { timeoutMs: CREATE_TIMEOUT_MS, ...options, method: 'POST' }),
+    getFileTree: (id, options) => http.request(`${session(id)}/files`, options),
+    readFile: (id, path, options) => http.request(`${session(id)}/files/${encodePath(path)}`, options),
+    writeFile: (id, path, content, options) =>
+      http.request(`${session(id)}/files/${encodePath(path)}`, {
+        ...options,
+        method: 'PUT',
+        body: { content },
+      }),
+  };
+}
+
+/** Encodes each segment, keeping the `/` separators the route expects. */
+export function encodePath(path: string): string {
+  return path
+    .replace(/^\/+/, '')
+    .split('/')
+    .map((segment) => encodeURIComponent(segment))
+    .join('/');
+}
+
+let defaultApi: WorkspaceApi | null = null;
+
+/** The tab's workspace API, authenticated with the stored token. */
+export function workspaceApi(): WorkspaceApi {
+  defaultApi ??= createWorkspaceApi(defaultHttpClient());
+  return defaultApi;
+}
+
+export const createWorkspace = (
+  request?: CreateWorkspaceRequest,
+  options?: CallOptions,
+): Promise<WorkspaceSession> => workspaceApi().createWorkspace(request, options);
+
+export const getWorkspaceStatus = (sessionId: string, options?: CallOptions): Promise<WorkspaceSession> =>
+  workspaceApi().getWorkspaceStatus(sessionId, options);
+
+export const listWorkspaces = (options?: CallOptions): Promise<WorkspaceSession[]> =>
+  workspaceApi().listWorkspaces(options);
+
+export const deleteWorkspace = (sessionId: string, options?: DeleteWorkspaceOptions): Promise<void> =>
+  workspaceApi().deleteWorkspace(sessionId, options);
+
+export const restartWorkspace = (sessionId: string, options?: CallOptions): Promise<WorkspaceSession> =>
+  workspaceApi().restartWorkspace(sessionId, options);
+
+export const getFileTree = (sessionId: string, options?: CallOptions): Promise<FileTreeResponse> =>
+  workspaceApi().getFileTree(sessionId, options);
+
+export const readFile = (
+  sessionId: string,
+  path: string,
+  options?: CallOptions,
+): Promise<FileContentResponse> => workspaceApi().readFile(sessionId, path, options);
+
+export const writeFile = (
+  sessionId: string,
+  path: string,
+  content: string,
+  options?: CallOptions,
+): Promise<WriteFileResponse> => workspaceApi().writeFile(sessionId, path, content, options);
