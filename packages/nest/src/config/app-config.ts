@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { ResourceAllocation } from '@builder/shared';
+import { type Env, envSchema } from './env.schema';
+
+/** The environment did not validate. The message names every offending variable. */
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+/**
+ * Typed, validated configuration. Built once at start-up by {@link loadConfig} and provided to the
+ * whole application (inject `AppConfig`).
+ */
+export class AppConfig {
+  readonly nodeEnv: Env['NODE_ENV'];
+  readonly port: number;
+  readonly webOrigins: string[];
+  readonly logLevel: Env['LOG_LEVEL'];
+  /** Absolute root of the repository (parent of `packages/`). */
+  readonly repoRoot: string;
+
+  readonly database:
+    | { kind: 'postgres'; url: string }
+    | { kind: 'embedded'; dataDir: string };
+  readonly dataDir: string;
+
+  readonly jwt: { secret: string; expiresIn: string; secretSource: 'env' | 'file' | 'generated' };
+
+  readonly runtime: {
+    choice: Env['RUNTIME'];
+    dockerSocket: string;
+    templateImage: string;
+    templateDir: string;
+    startTimeoutMs: number;
+  };
+
+  readonly ports: { start: number; end: number };
+  readonly resources: ResourceAllocation;
+
+  readonly sessions: {
+    maxPerUser: number;
+    ttlMinutes: number;
+    idleTimeoutMinutes: number;
+    startConcurrency: number;
+  };
+
+  readonly preview: { mode: Env['PREVIEW_MODE']; host: string; domain: string };
+  readonly files: { maxBytes: number; bodyLimitBytes: number };
+
+  /** Things worth a warning at start-up (e.g. a generated JWT secret). */
+  readonly warnings: string[];
+
+  constructor(env: Env, repoRoot: string) {
+    const warnings: string[] = [];
+    this.nodeEnv = env.NODE_ENV;
+    this.port = env.PORT;
+    this.webOrigins = env.WEB_ORIGIN.split(',').map((o) => o.trim());
+    this.logLevel = env.LOG_LEVEL;
+    this.repoRoot = repoRoot;
+    this.dataDir = resolve(repoRoot, env.DATA_DIR ?? '.data');
+    this.database = env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL }
+      : { kind: 'embedded', dataDir: join(this.dataDir, 'pglite') };
+
+    this.jwt = { ...resolveJwtSecret(env, this.dataDir, warnings), expiresIn: env.JWT_EXPIRES_IN };
+
+    this.runtime = {
+      choice: env.RUNTIME,
+      dockerSocket: env.DOCKER_SOCKET,
+      templateImage: env.TEMPLATE_IMAGE,
+      templateDir: resolve(repoRoot, env.TEMPLATE_DIR ?? 'workspace-templates/baseline-landing'),
+      startTimeoutMs: env.START_TIMEOUT_MS,
+    };
+    this.ports = { start: env.PORT_RANGE_START, end: env.PORT_RANGE_END };
+    this.resources = {
+      memoryBytes: env.WORKSPACE_MEMORY_MB * 1024 * 1024,
+      cpuShares: env.WORKSPACE_CPU_SHARES,
+      cpuCores: env.WORKSPACE_CPU_CORES,
+      pidsLimit: env.WORKSPACE_PIDS_LIMIT,
+      storageBytes: env.WORKSPACE_STORAGE_MB * 1024 * 1024,
+    };
+    this.sessions = {
+      maxPerUser: env.MAX_SESSIONS_PER_USER,
+      ttlMinutes: env.SESSION_TTL_MINUTES,
+      idleTimeoutMinutes: env.IDLE_TIMEOUT_MINUTES,
+      startConcurrency: env.START_CONCURRENCY,
+    };
+    this.preview = { mode: env.PREVIEW_MODE, host: env.PREVIEW_HOST, domain: env.PREVIEW_DOMAIN.toLowerCase() };
+    // JSON escaping makes a body larger than the file it carries (newlines, quotes, \u escapes).
+    // The body limit leaves room for that, so a file just over MAX_FILE_BYTES gets the precise
+    // "file too large" 400 and only absurd bodies hit the parser's 413.
+    this.files = { maxBytes: env.MAX_FILE_BYTES, bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024 };
+    this.warnings = warnings;
+  }
+}
+
+/** Validates `env` (default: `process.env`) and builds the {@link AppConfig}. Throws {@link ConfigValidationError}. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigValidationError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        const value = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
+        const shown = value === undefined ? '' : ` (got "${name === 'JWT_SECRET' ? '***' : value}")`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  return new AppConfig(parsed.data, findRepoRoot());
+}
+
+/** The repository root: the nearest ancestor whose package.json declares npm workspaces. */
+export function findRepoRoot(start: string = __dirname): string {
+  let dir = start;
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        const json = JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown };
+        if (json.workspaces) return dir;
+      } catch {
+        // not a readable manifest: keep walking
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+/**
+ * Production requires JWT_SECRET (the schema enforces it). Elsewhere a secret is generated once and
+ * kept in DATA_DIR, so tokens survive restarts of a development backend.
+ */
+function resolveJwtSecret(
+  env: Env,
+  dataDir: string,
+  warnings: string[],
+): { secret: string; secretSource: 'env' | 'file' | 'generated' } {
+  if (env.JWT_SECRET) return { secret: env.JWT_SECRET, secretSource: 'env' };
+  const file = join(dataDir, 'jwt-secret');
+  if (!isAbsolute(file)) throw new ConfigValidationError([`DATA_DIR: must resolve to an absolute path`]);
+  try {
+    const stored = readFileSync(file, 'utf8').trim();
+    if (stored.length >= 32) {
+      warnings.push(`JWT_SECRET is not set; using the development secret stored in ${file}`);
+      return { secret: stored, secretSource: 'file' };
+    }
+  } catch {
+    // no stored secret yet
+  }
+  const secret = randomBytes(48).toString('base64url');
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+    warnings.push(`JWT_SECRET is not set; generated a development secret and stored it in ${file}`);
+  } catch (error) {
+    throw new ConfigValidationError([
+      `DATA_DIR: cannot store a generated JWT secret in ${file} (${(error as Error).message}); set JWT_SECRET or a writable DATA_DIR`,
+    ]);
+  }
+  return { secret, secretSource: 'generated' };
+}

@@ -1,0 +1,95 @@
+import { cpus } from 'node:os';
+import { z } from 'zod';
+
+/** Integer from an environment string, with bounds. */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const positiveNumber = z.coerce.number().positive().finite();
+/** Empty strings count as unset, so `FOO=` in a .env file falls back to the default. */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+/**
+ * Every environment variable the backend reads. Parsed once at start-up; a bad value stops the
+ * process with a message naming the variable.
+ */
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: int(0, 65535).default(3000),
+    /** Origins allowed by CORS, comma-separated. */
+    WEB_ORIGIN: z.string().default('http://localhost:3001'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
+    ),
+    DATA_DIR: optionalString,
+
+    JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+    JWT_EXPIRES_IN: z
+      .string()
+      .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a number of seconds or a duration like 15m, 12h, 7d')
+      .default('12h'),
+
+    RUNTIME: z.enum(['auto', 'docker', 'local']).default('auto'),
+    DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+    TEMPLATE_IMAGE: z.string().min(1).default('localhost:5000/baseline-landing-template:latest'),
+    TEMPLATE_DIR: optionalString,
+
+    PORT_RANGE_START: int(1024, 65535).default(8000),
+    PORT_RANGE_END: int(1024, 65535).default(8100),
+
+    WORKSPACE_MEMORY_MB: int(64, 65536).default(512),
+    WORKSPACE_CPU_SHARES: int(2, 262144).default(512),
+    WORKSPACE_CPU_CORES: positiveNumber.default(0.5),
+    WORKSPACE_PIDS_LIMIT: int(16, 100000).default(256),
+    WORKSPACE_STORAGE_MB: int(16, 1048576).default(1024),
+
+    MAX_SESSIONS_PER_USER: int(1, 10000).default(3),
+    SESSION_TTL_MINUTES: int(1, 10080).default(120),
+    IDLE_TIMEOUT_MINUTES: int(1, 10080).default(30),
+    START_TIMEOUT_MS: int(1000, 3_600_000).default(120_000),
+    START_CONCURRENCY: int(1, 256).default(Math.max(1, cpus().length)),
+
+    PREVIEW_MODE: z.enum(['direct', 'proxy']).default('direct'),
+    PREVIEW_HOST: z.string().min(1).default('localhost'),
+    /** Parent domain of preview hosts in proxy mode: `<label>.<PREVIEW_DOMAIN>:<PORT>`. */
+    PREVIEW_DOMAIN: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'must be a domain name like preview.localhost')
+      .default('preview.localhost'),
+
+    MAX_FILE_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
+  })
+  .superRefine((env, ctx) => {
+    if (env.PORT_RANGE_END < env.PORT_RANGE_START) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['PORT_RANGE_END'],
+        message: `must not be below PORT_RANGE_START (${env.PORT_RANGE_START})`,
+      });
+    }
+    if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['JWT_SECRET'],
+        message: 'is required when NODE_ENV=production',
+      });
+    }
+    for (const origin of env.WEB_ORIGIN.split(',').map((o) => o.trim())) {
+      if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['WEB_ORIGIN'],
+          message: `"${origin}" is not an origin like http://localhost:3001`,
+        });
+      }
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;

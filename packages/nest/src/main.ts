@@ -1,0 +1,119 @@
+import 'reflect-metadata';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type INestApplication, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { API_PREFIX } from '@builder/shared';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module';
+import { AppConfig, ConfigValidationError, loadConfig } from './config/app-config';
+import { stopBootingEmbeddedPostgres } from './database/embedded-postgres.service';
+import { AllExceptionsFilter } from './shared/filters/all-exceptions.filter';
+import { bodyParserError, errorBody } from './shared/filters/error-body';
+import { ROOT_LOGGER } from './shared/logging/logging.module';
+import { createRootLogger, PinoLoggerService } from './shared/logging/pino-logger.service';
+
+export interface CreateAppOptions {
+  /** Environment overrides on top of `process.env` (a key set to undefined removes it). */
+  env?: Record<string, string | undefined>;
+  /** Use exactly `env`, ignoring `process.env`. */
+  isolatedEnv?: boolean;
+}
+
+/**
+ * Builds and initializes the application (database migrated, routes mounted) without listening.
+ * Tests call it with config overrides and `listen(0)`; `bootstrap` listens on the configured port.
+ * Throws {@link ConfigValidationError} for a bad environment.
+ */
+export async function createApp(options: CreateAppOptions = {}): Promise<INestApplication> {
+  const env = options.isolatedEnv ? { ...options.env } : { ...process.env, ...options.env };
+  const config = loadConfig(env);
+  const logger = createRootLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn(warning);
+
+  let app: NestExpressApplication | undefined;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+      logger: new PinoLoggerService(logger),
+      bodyParser: false,
+      abortOnError: false,
+    });
+    configureApp(app, config, logger);
+    await app.init();
+    return app;
+  } catch (error) {
+    // Nest does not close what it already started when a later provider fails (e.g. a migration).
+    if (app) await app.close().catch(() => undefined);
+    await stopBootingEmbeddedPostgres();
+    throw error;
+  }
+}
+
+function configureApp(app: NestExpressApplication, config: AppConfig, logger: Logger): void {
+  app.setGlobalPrefix(API_PREFIX.replace(/^\//, ''));
+  app.enableCors({
+    origin: config.webOrigins,
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Authorization', 'Content-Type'],
+  });
+  app.disable('x-powered-by');
+  // Our own JSON parser, so its limit fits file writes and its errors use the API's error shape.
+  app.useBodyParser('json', { limit: config.files.bodyLimitBytes });
+  app.use((error: unknown, req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: (error?: unknown) => void) => {
+    const parsed = bodyParserError(error);
+    if (!parsed) {
+      next(error);
+      return;
+    }
+    res.statusCode = parsed.status;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(errorBody(parsed.status, parsed.message, req.originalUrl ?? req.url ?? '')));
+  });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      stopAtFirstError: false,
+    }),
+  );
+  app.useGlobalFilters(new AllExceptionsFilter(logger));
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Landing builder API')
+      .setDescription('Workspaces (live preview sessions) and accounts')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}
+
+/** Process entry point: validate config, listen, and exit non-zero with a clear message on failure. */
+export async function bootstrap(): Promise<void> {
+  let app: INestApplication;
+  try {
+    app = await createApp();
+  } catch (error) {
+    if (error instanceof ConfigValidationError) {
+      process.stderr.write(`${error.message}\n`);
+    } else {
+      process.stderr.write(`Start-up failed: ${(error as Error)?.stack ?? String(error)}\n`);
+    }
+    process.exit(1);
+  }
+  const config = app.get(AppConfig);
+  const logger = app.get<Logger>(ROOT_LOGGER);
+  await app.listen(config.port);
+  logger.info({ url: await app.getUrl(), docs: '/api/docs' }, 'API listening');
+}
+
+// Only when run as a program (node dist/main.js), not when imported by tests.
+if (typeof require !== 'undefined' && require.main === module) {
+  void bootstrap();
+}

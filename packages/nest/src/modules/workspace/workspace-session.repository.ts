@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { ACTIVE_WORKSPACE_STATUSES, type WorkspaceStatus } from '@builder/shared';
+import { type EntityManager, In, type Repository } from 'typeorm';
+import { SessionNotFoundError } from '../../shared/errors/session-not-found.error';
+import { WorkspaceSessionEntity } from './entities/session.entity';
+
+/** Columns a transition may set besides `status`. */
+export type SessionPatch = Partial<
+  Pick<
+    WorkspaceSessionEntity,
+    'containerId' | 'previewUrl' | 'port' | 'desiredStatus' | 'buildStep' | 'errorMessage' | 'lastActivityAt'
+  >
+>;
+
+/**
+ * Persistence of workspace sessions. Every status change goes through {@link transition}: an
+ * UPDATE conditional on the previous status, so that of two concurrent moves exactly one wins.
+ */
+@Injectable()
+export class WorkspaceSessionRepository {
+  constructor(@InjectRepository(WorkspaceSessionEntity) private readonly repo: Repository<WorkspaceSessionEntity>) {}
+
+  /**
+   * Moves a session from one of `from` to `to`, setting `patch` with it. Answers whether this call
+   * won (false: the session was not in any of `from`, someone else moved it first).
+   */
+  async transition(id: string, from: readonly WorkspaceStatus[], to: WorkspaceStatus, patch: SessionPatch = {}): Promise<boolean> {
+    const result = await this.repo
+      .createQueryBuilder()
+      .update()
+      .set({ ...patch, status: to, updatedAt: () => 'now()' })
+      .where('id = :id AND status IN (:...from)', { id, from })
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Updates columns without a status change, only while the session is in one of `whileIn`. */
+  async patch(id: string, whileIn: readonly WorkspaceStatus[], patch: SessionPatch): Promise<boolean> {
+    const result = await this.repo
+      .createQueryBuilder()
+      .update()
+      .set({ ...patch, updatedAt: () => 'now()' })
+      .where('id = :id AND status IN (:...whileIn)', { id, whileIn })
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** The session if it belongs to `userId`, else {@link SessionNotFoundError} (same answer for both). */
+  async findOwned(userId: string, id: string): Promise<WorkspaceSessionEntity> {
+    const session = await this.repo.findOne({ where: { id, userId } });
+    if (!session) throw new SessionNotFoundError(id);
+    return session;
+  }
+
+  /** Finds the caller's session and records the call as activity, in one statement. */
+  async findOwnedAndTouch(userId: string, id: string): Promise<WorkspaceSessionEntity> {
+    const rows: Array<{ id: string }> = await this.repo.query(
+      `UPDATE workspace_sessions SET last_activity_at = now() WHERE id = $1 AND user_id = $2 RETURNING id`,
+      [id, userId],
+    );
+    if (rows.length === 0) throw new SessionNotFoundError(id);
+    return this.findOwned(userId, id);
+  }
+
+  /** Records activity without reading the session. */
+  async touch(id: string): Promise<void> {
+    await this.repo.query(`UPDATE workspace_sessions SET last_activity_at = now() WHERE id = $1`, [id]);
+  }
+
+  findById(id: string): Promise<WorkspaceSessionEntity | null> {
+    return this.repo.findOne({ where: { id } });
+  }
+
+  /** The user's sessions: active ones first, then newest first. */
+  listForUser(userId: string): Promise<WorkspaceSessionEntity[]> {
+    return this.repo
+      .createQueryBuilder('s')
+      .where('s.user_id = :userId', { userId })
+      .orderBy(`CASE WHEN s.status IN ('creating', 'running', 'stopping') THEN 0 ELSE 1 END`, 'ASC')
+      .addOrderBy('s.created_at', 'DESC')
+      .getMany();
+  }
+
+  /** Active sessions of a user (inside the caller's transaction when given its manager). */
+  async countActive(userId: string, manager: EntityManager = this.repo.manager): Promise<number> {
+    return manager.getRepository(WorkspaceSessionEntity).count({
+      where: { userId, status: In([...ACTIVE_WORKSPACE_STATUSES]) },
+    });
+  }
+
+  /** Inserts a new session row inside the caller's transaction and answers it as stored. */
+  async insert(manager: EntityManager, values: Partial<WorkspaceSessionEntity>): Promise<WorkspaceSessionEntity> {
+    const repo = manager.getRepository(WorkspaceSessionEntity);
+    const result = await repo.createQueryBuilder().insert().values(values).returning('id').execute();
+    const id = (result.raw as Array<{ id: string }>)[0].id;
+    return repo.findOneOrFail({ where: { id } });
+  }
+
+  /** Runs `work` in a transaction (use only the manager it is given: the embedded pool has one connection). */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.repo.manager.transaction(work);
+  }
+}

@@ -1,0 +1,52 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from '../../config/app-config';
+import { RuntimeModule } from '../../shared/runtime/runtime.module';
+import { AuthModule } from '../auth/auth.module';
+import { WorkspaceSessionEntity } from './entities/session.entity';
+import { HostPortProbe } from './host-port-probe.service';
+import { PortAllocator } from './port-allocator.service';
+import { START_QUEUE, StartQueue } from './start-queue';
+import { WorkspaceController } from './workspace.controller';
+import { WorkspaceEventsService } from './workspace-events.service';
+import { WorkspaceFilesService } from './workspace-files.service';
+import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceService } from './workspace.service';
+
+/**
+ * Preview sessions: REST API, lifecycle service, port allocation, start queue and the event bus
+ * the socket gateway relays. The runtime (docker or local) comes from RuntimeModule.
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([WorkspaceSessionEntity]),
+    AuthModule,
+    RuntimeModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        runtime: config.runtime.choice,
+        dockerSocket: config.runtime.dockerSocket,
+        templateImage: config.runtime.templateImage,
+        templateDir: config.runtime.templateDir,
+        dataDir: config.dataDir,
+        startTimeoutMs: config.runtime.startTimeoutMs,
+      }),
+    }),
+  ],
+  controllers: [WorkspaceController],
+  providers: [
+    WorkspaceService,
+    WorkspaceFilesService,
+    WorkspaceSessionRepository,
+    WorkspaceEventsService,
+    PortAllocator,
+    HostPortProbe,
+    {
+      provide: START_QUEUE,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => new StartQueue(config.sessions.startConcurrency),
+    },
+  ],
+  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository],
+})
+export class WorkspaceModule {}

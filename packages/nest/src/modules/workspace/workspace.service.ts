@@ -1,0 +1,527 @@
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import {
+  type BuildStep,
+  type ContainerSpec,
+  DEFAULT_TEMPLATE_NAME,
+  WorkspaceStatus,
+} from '@builder/shared';
+import type { Logger } from 'pino';
+import { AppConfig } from '../../config/app-config';
+import { InvalidTokenError } from '../../shared/errors/invalid-token.error';
+import { QuotaExceededError } from '../../shared/errors/quota-exceeded.error';
+import { ServiceUnavailableError } from '../../shared/errors/service-unavailable.error';
+import { WorkspaceConflictError } from '../../shared/errors/workspace-conflict.error';
+import { ROOT_LOGGER } from '../../shared/logging/logging.module';
+import { DEFAULT_CONTAINER_PORT } from '../../shared/runtime/dev-server.constants';
+import { PortUnavailableError, RuntimeUnavailableError } from '../../shared/runtime/runtime.errors';
+import { WORKSPACE_LABELS, WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
+import { TemplateService } from '../../shared/services/template.service';
+import type { CreateWorkspaceDto } from './dto/create-workspace.dto';
+import type { WorkspaceSessionDto } from './dto/workspace-session.dto';
+import type { WorkspaceSessionEntity } from './entities/session.entity';
+import { PortAllocator } from './port-allocator.service';
+import { START_QUEUE, type StartQueue } from './start-queue';
+import { WorkspaceEventsService } from './workspace-events.service';
+import { WorkspaceSessionRepository } from './workspace-session.repository';
+
+const { Creating, Running, Stopping, Stopped, Error: Failed } = WorkspaceStatus;
+
+/** The session was moved by someone else (deleted, shut down) while a start was in progress. */
+class SupersededError extends Error {
+  constructor() {
+    super('superseded');
+  }
+}
+
+/** How many times a start picks another port when the runtime finds its port taken. */
+const PORT_RETRIES = 2;
+/** Activity from sockets is written at most this often per session. */
+const ACTIVITY_WRITE_EVERY_MS = 15_000;
+/** How long shutdown waits for in-flight starts to notice and clean up. */
+const SHUTDOWN_SETTLE_MS = 15_000;
+
+/**
+ * Lifecycle of preview sessions: create (quota, port, row; then a queued start that runs the
+ * workspace and waits for its dev server), status, list, delete and restart. Every status change
+ * is conditional on the previous status; the workspace's runtime and template service do the work.
+ */
+@Injectable()
+export class WorkspaceService implements BeforeApplicationShutdown {
+  private readonly log: Logger;
+  /** Sessions whose start this process drives right now. */
+  private readonly inFlight = new Map<string, { containerId: string | null }>();
+  /** Sessions this process brought to `running` on the local runtime (their processes are our children). */
+  private readonly localRunning = new Set<string>();
+  private readonly lastActivityWrite = new Map<string, number>();
+  /** The tail of each session's chain of runtime operations (see {@link serialized}). */
+  private readonly runtimeOps = new Map<string, Promise<void>>();
+  private shuttingDown = false;
+  private lastNameTimestamp = 0;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly sessions: WorkspaceSessionRepository,
+    private readonly ports: PortAllocator,
+    private readonly events: WorkspaceEventsService,
+    private readonly template: TemplateService,
+    @Inject(START_QUEUE) private readonly queue: StartQueue,
+    @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    @Inject(ROOT_LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ context: 'WorkspaceService' });
+    queue.onPositionsChanged = (positions) => {
+      for (const [sessionId, queuePosition] of positions) {
+        this.emitBuildStatus(sessionId, 'queued', { queuePosition, message: `waiting for a start slot (#${queuePosition})` });
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- create
+
+  async create(userId: string, dto: CreateWorkspaceDto): Promise<WorkspaceSessionDto> {
+    if (this.shuttingDown) throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
+    const templateName = dto.templateName ?? DEFAULT_TEMPLATE_NAME;
+    const template = this.template.templateDefinition(templateName);
+    await this.pingRuntime();
+
+    const limit = this.config.sessions.maxPerUser;
+    // Cheap early answer; the authoritative check runs again inside the insert's transaction.
+    if ((await this.sessions.countActive(userId)) >= limit) {
+      throw new QuotaExceededError(limit);
+    }
+
+    const now = Date.now();
+    const containerName = `workspace-${userId}-${this.nextTimestamp()}`;
+    const session = await this.ports.allocate((port) =>
+      this.sessions.transaction(async (manager) => {
+        // Serializes creates of one user, so two concurrent requests cannot both pass the quota.
+        const owner: unknown[] = await manager.query(`SELECT id FROM users WHERE id = $1 FOR UPDATE`, [userId]);
+        if (owner.length === 0) throw new InvalidTokenError('the account of this access token no longer exists');
+        if ((await this.sessions.countActive(userId, manager)) >= limit) throw new QuotaExceededError(limit);
+        return this.sessions.insert(manager, {
+          userId,
+          containerName,
+          port,
+          previewUrl: this.previewUrl(port),
+          status: Creating,
+          desiredStatus: Running,
+          templateName,
+          buildStep: 'queued',
+          expiresAt: new Date(now + this.config.sessions.ttlMinutes * 60_000),
+          lastActivityAt: new Date(now),
+          resourceAllocation: this.config.resources,
+          errorMessage: null,
+          previewToken: randomBytes(24).toString('base64url'),
+        });
+      }),
+    );
+    const log = this.log.child({ sessionId: session.id });
+    log.info({ userId, port: session.port, containerName, image: template.image }, 'session created');
+    this.emitStatus(session.id, Creating, null);
+
+    const position = this.queue.enqueue(session.id, () => this.runStart(session.id, 'create'));
+    if (position > 0) {
+      this.emitBuildStatus(session.id, 'queued', { queuePosition: position, message: `waiting for a start slot (#${position})` });
+      return this.toDto(session, position);
+    }
+    return this.toDto({ ...session, buildStep: 'creating' }, null);
+  }
+
+  // ---------------------------------------------------------------- read
+
+  async status(userId: string, id: string): Promise<WorkspaceSessionDto> {
+    return this.toDto(await this.sessions.findOwnedAndTouch(userId, id));
+  }
+
+  async list(userId: string): Promise<WorkspaceSessionDto[]> {
+    return (await this.sessions.listForUser(userId)).map((session) => this.toDto(session));
+  }
+
+  /**
+   * Records activity on a session (socket heartbeats, subscriptions) for the idle timeout.
+   * Fire-and-forget and throttled: at most one write per session every {@link ACTIVITY_WRITE_EVERY_MS}.
+   */
+  recordActivity(sessionId: string): void {
+    const now = Date.now();
+    if ((this.lastActivityWrite.get(sessionId) ?? 0) + ACTIVITY_WRITE_EVERY_MS > now) return;
+    this.lastActivityWrite.set(sessionId, now);
+    if (this.lastActivityWrite.size > 10_000) this.lastActivityWrite.clear();
+    this.sessions
+      .touch(sessionId)
+      .catch((error: unknown) => this.log.warn({ err: error, sessionId }, 'recording activity failed'));
+  }
+
+  // ---------------------------------------------------------------- delete
+
+  /** Ends a session: workspace and volume removed, port released, final status `stopped`. Idempotent. */
+  async remove(userId: string, id: string): Promise<void> {
+    const session = await this.sessions.findOwnedAndTouch(userId, id);
+    const log = this.log.child({ sessionId: id });
+    if (session.status === Stopped) return;
+
+    if (session.status === Creating || session.status === Running) {
+      if (await this.sessions.transition(id, [Creating, Running], Stopping, { desiredStatus: Stopped })) {
+        this.emitStatus(id, Stopping, session.status, 'deleted by its owner');
+      }
+    }
+    // Never started: nothing to stop. A start in progress sees the new status and cleans up after itself.
+    this.queue.cancel(id);
+    const containerId = (await this.sessions.findById(id))?.containerId ?? session.containerId;
+    await this.removeFromRuntime(id, containerId);
+
+    const previous = (await this.sessions.findById(id))?.status ?? session.status;
+    if (await this.sessions.transition(id, [Stopping, Failed], Stopped, { desiredStatus: Stopped, port: null, previewUrl: null })) {
+      this.localRunning.delete(id);
+      log.info({ from: previous }, 'session deleted');
+      this.emitStatus(id, Stopped, previous, 'deleted by its owner');
+    }
+  }
+
+  // ---------------------------------------------------------------- restart
+
+  /** Restarts the dev server of a running session (status `creating` until it answers again). */
+  async restart(userId: string, id: string): Promise<WorkspaceSessionDto> {
+    if (this.shuttingDown) throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
+    const session = await this.sessions.findOwnedAndTouch(userId, id);
+    if (session.status !== Running || !session.containerId) {
+      throw new WorkspaceConflictError(`workspace is ${session.status}; only a running workspace can be restarted`);
+    }
+    if (!(await this.sessions.transition(id, [Running], Creating, { buildStep: 'queued', errorMessage: null }))) {
+      throw new WorkspaceConflictError('workspace changed state meanwhile; reload its status');
+    }
+    this.emitStatus(id, Creating, Running, 'restart requested');
+    const position = this.queue.enqueue(id, () => this.runStart(id, 'restart'));
+    const updated = await this.sessions.findOwned(userId, id);
+    return this.toDto(position > 0 ? updated : { ...updated, buildStep: 'starting' }, position || null);
+  }
+
+  // ---------------------------------------------------------------- the start job
+
+  /**
+   * Brings a `creating` session to `running`: image, workspace, start, template and dev server.
+   * Runs from the start queue; never throws. Any failure ends in status `error` with everything
+   * released; a session moved meanwhile (deleted) has whatever this job created removed.
+   */
+  private async runStart(id: string, mode: 'create' | 'restart'): Promise<void> {
+    const log = this.log.child({ sessionId: id });
+    const startedAt = Date.now();
+    const state = { containerId: null as string | null };
+    const timings = new StepTimings();
+    this.inFlight.set(id, state);
+    try {
+      const session = await this.sessions.findById(id);
+      if (!session || session.status !== Creating || this.shuttingDown) throw new SupersededError();
+      state.containerId = session.containerId;
+
+      if (mode === 'create') {
+        await this.step(timings, id, 'creating', 'preparing the workspace');
+        const template = this.template.templateDefinition(session.templateName);
+        await this.step(timings, id, 'pulling', `checking image ${template.image}`);
+        const pulled = await this.runtime.ensureImage(template.image, (message) =>
+          this.emitBuildStatus(id, 'pulling', { message }),
+        );
+        await this.step(timings, id, 'starting', 'starting the workspace');
+        state.containerId = await this.createAndStart(session, template.image, log);
+        log.info({ image: template.image, pulled, containerId: state.containerId }, 'workspace started');
+      } else {
+        await this.step(timings, id, 'starting', 'restarting the dev server');
+        const containerId = state.containerId;
+        if (!containerId) throw new Error('session has no workspace to restart');
+        // Lift the CPU quota for the cold start (it is applied again once the dev server answers);
+        // a quota of every core of the host is no quota.
+        await this.runtime
+          .updateResources(containerId, { cpuCores: Math.max(1, cpus().length) })
+          .catch((error: unknown) => log.warn({ err: error }, 'lifting the CPU quota for the restart failed'));
+        await this.runtime.stop(containerId, 5);
+        await this.runtime.start(containerId);
+      }
+
+      const containerId = state.containerId;
+      if (!containerId) throw new Error('session has no workspace');
+      await this.step(timings, id, 'installing', 'waiting for the dev server');
+      const init = await this.template.initializeWorkspace(containerId, session.templateName, {
+        timeoutMs: this.config.runtime.startTimeoutMs,
+        onStep: (_step, message) => this.emitBuildStatus(id, 'installing', { message }),
+      });
+
+      if (!(await this.sessions.transition(id, [Creating], Running, { buildStep: 'ready', errorMessage: null }))) {
+        throw new SupersededError();
+      }
+      if (this.runtime.kind === 'local') this.localRunning.add(id);
+      const ms = Date.now() - startedAt;
+      log.info(
+        { ms, mode, installed: init.installed, readyAfterMs: init.readyAfterMs, steps: timings.finish() },
+        'workspace running',
+      );
+      this.emitBuildStatus(id, 'ready', { message: `dev server answered after ${ms} ms` });
+      this.emitStatus(id, Running, Creating);
+
+      // The hard CPU quota only once the dev server is up: applied during the cold start it makes
+      // the start about 3x slower.
+      await this.runtime
+        .updateResources(containerId, { cpuCores: this.config.resources.cpuCores })
+        .catch((error: unknown) => log.warn({ err: error }, 'applying the CPU quota failed'));
+    } catch (error) {
+      // A failure caused by the session being ended meanwhile (its workspace removed under the
+      // start) is not a failed start.
+      const moved = error instanceof SupersededError || (await this.sessions.findById(id).catch(() => null))?.status !== Creating;
+      if (moved) {
+        log.info({ mode }, 'start superseded (session moved meanwhile); removing what it created');
+        await this.removeFromRuntime(id, state.containerId);
+      } else {
+        await this.failStart(id, state.containerId, error, log);
+      }
+    } finally {
+      this.inFlight.delete(id);
+    }
+  }
+
+  /** Creates and starts the workspace; a host port found taken is swapped for another one. */
+  private async createAndStart(session: WorkspaceSessionEntity, image: string, log: Logger): Promise<string> {
+    let port = session.port;
+    for (let attempt = 0; ; attempt++) {
+      if (port === null) throw new Error('session holds no port');
+      const spec: ContainerSpec = {
+        sessionId: session.id,
+        userId: session.userId,
+        name: attempt === 0 ? session.containerName : `${session.containerName}-${attempt}`,
+        image,
+        templateName: session.templateName,
+        hostPort: port,
+        containerPort: DEFAULT_CONTAINER_PORT,
+        resources: session.resourceAllocation,
+        env: {},
+        labels: {},
+      };
+      let containerId: string | null = null;
+      try {
+        containerId = (await this.serialized(session.id, () => this.runtime.create(spec))).id;
+        const state = this.inFlight.get(session.id);
+        if (state) state.containerId = containerId;
+        if (!(await this.sessions.patch(session.id, [Creating], { containerId }))) throw new SupersededError();
+        await this.runtime.start(containerId);
+        return containerId;
+      } catch (error) {
+        if (!(error instanceof PortUnavailableError) || attempt >= PORT_RETRIES) throw error;
+        log.warn({ port, attempt }, 'host port taken by another program; moving the session to another port');
+        await this.removeFromRuntime(session.id, containerId);
+        port = await this.ports.allocate(async (candidate) => {
+          if (!(await this.sessions.patch(session.id, [Creating], { port: candidate, previewUrl: this.previewUrl(candidate), containerId: null }))) {
+            throw new SupersededError();
+          }
+          return candidate;
+        });
+      }
+    }
+  }
+
+  private async failStart(id: string, containerId: string | null, error: unknown, log: Logger): Promise<void> {
+    const message = describeStartFailure(error);
+    log.warn({ err: error, reason: message }, 'start failed');
+    // Free the host port before the database releases it, so the next session's probe finds it free.
+    await this.removeFromRuntime(id, containerId);
+    const won = await this.sessions
+      .transition(id, [Creating], Failed, {
+        buildStep: 'error',
+        errorMessage: message,
+        port: null,
+        previewUrl: null,
+        desiredStatus: Stopped,
+      })
+      .catch((dbError: unknown) => {
+        log.error({ err: dbError }, 'could not record the failed start');
+        return false;
+      });
+    if (won) {
+      this.emitBuildStatus(id, 'error', { message });
+      this.emitStatus(id, Failed, Creating, message);
+    }
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /**
+   * Leaves nothing half-made: starts that had not finished end in `error` with their workspaces
+   * removed; on the local runtime, running sessions end too (their processes die with us).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const neverStarted = this.queue.close();
+    const interrupted = [...this.inFlight.keys()];
+    const reason = 'the backend shut down before the workspace was ready';
+    await Promise.allSettled(
+      [...neverStarted, ...interrupted].map(async (id) => {
+        const won = await this.sessions.transition(id, [Creating], Failed, {
+          buildStep: 'error',
+          errorMessage: reason,
+          port: null,
+          previewUrl: null,
+          desiredStatus: Stopped,
+        });
+        await this.removeFromRuntime(id, this.inFlight.get(id)?.containerId ?? null);
+        if (won) this.emitStatus(id, Failed, Creating, reason);
+      }),
+    );
+    // Interrupted jobs lose their next conditional update and remove what they made themselves.
+    await this.queue.settle(SHUTDOWN_SETTLE_MS);
+    if (this.runtime.kind === 'local') {
+      await Promise.allSettled(
+        [...this.localRunning].map(async (id) => {
+          const session = await this.sessions.findById(id);
+          await this.removeFromRuntime(id, session?.containerId ?? null);
+          await this.sessions.transition(id, [Running, Creating, Stopping], Stopped, {
+            desiredStatus: Stopped,
+            port: null,
+            previewUrl: null,
+            errorMessage: 'the backend running this local workspace shut down',
+          });
+        }),
+      );
+    }
+    if (neverStarted.length + interrupted.length + this.localRunning.size > 0) {
+      this.log.info(
+        { neverStarted: neverStarted.length, interrupted: interrupted.length, local: this.localRunning.size },
+        'shutdown: cleaned up workspaces of this process',
+      );
+    }
+    this.localRunning.clear();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /**
+   * Removes whatever the runtime holds for a session (idempotent; never throws). A delete and a
+   * superseded start job may both clean up: their removals run one after the other, since the
+   * engine refuses a second concurrent removal of the same container.
+   */
+  private removeFromRuntime(sessionId: string, containerId: string | null): Promise<void> {
+    return this.serialized(sessionId, () => this.removeNow(sessionId, containerId));
+  }
+
+  /**
+   * Runs runtime operations of one session one after the other (create, remove): a removal never
+   * races a create that is still laying out the workspace.
+   */
+  private serialized<T>(sessionId: string, operation: () => Promise<T>): Promise<T> {
+    const previous = this.runtimeOps.get(sessionId) ?? Promise.resolve();
+    const result = previous.then(operation, operation);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.runtimeOps.set(sessionId, settled);
+    void settled.then(() => {
+      if (this.runtimeOps.get(sessionId) === settled) this.runtimeOps.delete(sessionId);
+    });
+    return result;
+  }
+
+  private async removeNow(sessionId: string, containerId: string | null): Promise<void> {
+    try {
+      if (containerId) await this.runtime.remove(containerId);
+      if (this.runtime.removeBySession) {
+        await this.runtime.removeBySession(sessionId);
+      } else {
+        const leftovers = (await this.runtime.list()).filter(
+          (info) => info.labels[WORKSPACE_LABELS.sessionId] === sessionId,
+        );
+        for (const info of leftovers) await this.runtime.remove(info.id);
+      }
+    } catch (error) {
+      this.log.error({ err: error, sessionId, containerId }, 'removing the workspace from the runtime failed');
+    }
+  }
+
+  private async pingRuntime(): Promise<void> {
+    try {
+      await this.runtime.ping();
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError) throw error;
+      throw new RuntimeUnavailableError(
+        `the ${this.runtime.kind} workspace runtime does not answer: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Records and announces a start-up step; throws {@link SupersededError} if the session moved. */
+  private async step(timings: StepTimings, id: string, step: BuildStep, message: string): Promise<void> {
+    timings.mark(step);
+    if (this.shuttingDown) throw new SupersededError();
+    if (!(await this.sessions.patch(id, [Creating], { buildStep: step }))) throw new SupersededError();
+    this.emitBuildStatus(id, step, { message });
+  }
+
+  private emitBuildStatus(sessionId: string, step: BuildStep, extra: { message?: string; queuePosition?: number }): void {
+    this.events.emit('build-status', { sessionId, step, ...extra, at: new Date().toISOString() });
+  }
+
+  private emitStatus(sessionId: string, status: WorkspaceStatus, previous: WorkspaceStatus | null, reason?: string): void {
+    this.events.emit('status', { sessionId, status, previous, ...(reason ? { reason } : {}), at: new Date().toISOString() });
+  }
+
+  private previewUrl(port: number): string {
+    return `http://${this.config.preview.host}:${port}`;
+  }
+
+  /** Milliseconds, strictly increasing within this process, so container names never collide here. */
+  private nextTimestamp(): number {
+    this.lastNameTimestamp = Math.max(Date.now(), this.lastNameTimestamp + 1);
+    return this.lastNameTimestamp;
+  }
+
+  toDto(session: WorkspaceSessionEntity, queuePosition: number | null = this.queue.position(session.id)): WorkspaceSessionDto {
+    return {
+      id: session.id,
+      status: session.status,
+      previewUrl: session.previewUrl,
+      port: session.port,
+      templateName: session.templateName,
+      createdAt: session.createdAt.toISOString(),
+      expiresAt: session.expiresAt.toISOString(),
+      lastActivityAt: session.lastActivityAt.toISOString(),
+      resourceAllocation: session.resourceAllocation,
+      errorMessage: session.errorMessage,
+      buildStep: session.buildStep,
+      queuePosition: session.status === Creating ? queuePosition : null,
+    };
+  }
+}
+
+/** Milliseconds spent in each start-up step, for the logs. */
+class StepTimings {
+  private readonly durations: Record<string, number> = {};
+  private current: { step: string; at: number } | null = null;
+
+  mark(step: string): void {
+    const now = Date.now();
+    if (this.current) this.durations[this.current.step] = (this.durations[this.current.step] ?? 0) + now - this.current.at;
+    this.current = { step, at: now };
+  }
+
+  finish(): Record<string, number> {
+    this.mark('ready');
+    return { ...this.durations };
+  }
+}
+
+/** A message for the session's owner: what failed, without internals they cannot act on. */
+function describeStartFailure(error: unknown): string {
+  if (error instanceof Error) {
+    switch (error.name) {
+      case 'RuntimeUnavailableError':
+        return `the container engine stopped answering: ${error.message}`;
+      case 'ImageUnavailableError':
+      case 'WorkspaceInitError':
+      case 'RuntimeTimeoutError':
+      case 'PortUnavailableError':
+      case 'UnknownTemplateError':
+        return error.message;
+      default:
+        return `workspace failed to start: ${error.message}`;
+    }
+  }
+  return `workspace failed to start: ${String(error)}`;
+}

@@ -1,0 +1,145 @@
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import type { FileTreeEntry } from '@builder/shared';
+import { WorkspaceFileError } from './runtime.errors';
+import { IGNORED_WORKSPACE_DIRS, isInside, normalizeWorkspacePath, parentDirs } from './workspace-path.util';
+import { MAX_READ_BYTES } from './workspace-tar.util';
+
+/**
+ * File access confined to one folder of the host. A path is resolved with realpath and refused when
+ * it ends up outside (a symlink such as node_modules pointing elsewhere). Because a symlink can be
+ * swapped between that check and the open, the opened descriptor is checked again through
+ * /proc/self/fd: what was opened is what counts.
+ */
+export class ConfinedFs {
+  private rootReal: string | null = null;
+
+  constructor(private readonly root: string) {}
+
+  async readFile(path: string, maxBytes = MAX_READ_BYTES): Promise<Buffer> {
+    const relativePath = normalizeWorkspacePath(path);
+    const root = await this.realRoot();
+    const real = await this.resolveInside(root, join(root, relativePath), relativePath);
+    let handle: FileHandle;
+    try {
+      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      throw this.openError(error, relativePath);
+    }
+    try {
+      await this.assertOpenedInside(handle, root, relativePath);
+      const info = await handle.stat();
+      if (!info.isFile()) throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
+      if (info.size > maxBytes)
+        throw new WorkspaceFileError(`${relativePath} is larger than ${maxBytes} bytes`, 'too-large');
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async writeFile(path: string, content: Buffer): Promise<void> {
+    const relativePath = normalizeWorkspacePath(path);
+    const root = await this.realRoot();
+    for (const dir of parentDirs(relativePath)) {
+      const absolute = join(root, dir);
+      try {
+        await mkdir(absolute, { mode: 0o755 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw this.openError(error, dir);
+      }
+      // An existing parent may be a symlink: it must stay inside and be a folder.
+      const real = await this.resolveInside(root, absolute, dir);
+      if (!(await stat(real)).isDirectory())
+        throw new WorkspaceFileError(`${dir} is not a folder`, 'not-a-file');
+    }
+    const parent = await this.resolveInside(root, dirname(join(root, relativePath)), relativePath);
+    const target = join(parent, basename(relativePath));
+    const existing = await lstat(target).catch(() => null);
+    if (existing?.isSymbolicLink()) {
+      // Writing through a link is refused; one that leads out is reported as such.
+      await this.resolveInside(root, target, relativePath).catch((error: unknown) => {
+        if (error instanceof WorkspaceFileError && error.reason === 'outside') throw error;
+      });
+      throw new WorkspaceFileError(`${relativePath} is a symbolic link`, 'not-a-file');
+    }
+    let handle: FileHandle;
+    try {
+      // No O_TRUNC yet: nothing is changed before the descriptor is known to be inside.
+      handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    } catch (error) {
+      throw this.openError(error, relativePath);
+    }
+    try {
+      await this.assertOpenedInside(handle, root, relativePath);
+      await handle.truncate(0);
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Files and folders below the root, without ignored folders and without symlinks, sorted by path. */
+  async listFiles(): Promise<FileTreeEntry[]> {
+    const root = await this.realRoot();
+    const entries: FileTreeEntry[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const absolute = join(dir, entry.name);
+        const path = relative(root, absolute).split('\\').join('/');
+        if (entry.isDirectory()) {
+          if (IGNORED_WORKSPACE_DIRS.has(entry.name)) continue;
+          entries.push({ path, type: 'directory' });
+          await walk(absolute);
+        } else if (entry.isFile()) {
+          entries.push({ path, type: 'file', size: (await lstat(absolute)).size });
+        }
+      }
+    };
+    await walk(root);
+    return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  private async realRoot(): Promise<string> {
+    this.rootReal ??= await realpath(this.root);
+    return this.rootReal;
+  }
+
+  private async resolveInside(root: string, absolute: string, shown: string): Promise<string> {
+    let real: string;
+    try {
+      real = await realpath(absolute);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        // A dangling symlink is still a way out if it points outside: check where it points.
+        const link = await readlink(absolute).catch(() => null);
+        if (link !== null && !isInside(root, join(dirname(absolute), link))) {
+          throw new WorkspaceFileError(`${shown} leads outside the workspace`, 'outside');
+        }
+        throw new WorkspaceFileError(`${shown} does not exist`, 'not-found');
+      }
+      throw error;
+    }
+    if (!isInside(root, real))
+      throw new WorkspaceFileError(`${shown} leads outside the workspace`, 'outside');
+    return real;
+  }
+
+  private async assertOpenedInside(handle: FileHandle, root: string, shown: string): Promise<void> {
+    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
+    if (opened !== null && !isInside(root, opened)) {
+      throw new WorkspaceFileError(`${shown} leads outside the workspace`, 'outside');
+    }
+  }
+
+  private openError(error: unknown, shown: string): unknown {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      return new WorkspaceFileError(`${shown} does not exist`, 'not-found');
+    if (code === 'ELOOP') return new WorkspaceFileError(`${shown} is a symbolic link`, 'not-a-file');
+    if (code === 'EISDIR') return new WorkspaceFileError(`${shown} is a folder`, 'not-a-file');
+    return error;
+  }
+}

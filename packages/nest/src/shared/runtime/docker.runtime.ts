@@ -1,0 +1,364 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Dockerode from 'dockerode';
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStats,
+  ExecResult,
+  FileTreeEntry,
+  ResourceAllocation,
+} from '@builder/shared';
+import { DockerService, dockerErrorMessage, dockerStatusCode } from '../services/docker.service';
+import { publishedContainerPort, toContainerInfo, toContainerStats } from './docker-mapping.util';
+import { demuxLines } from './docker-frames.util';
+import { DEFAULT_CONTAINER_PORT, DEV_SERVER_ENV } from './dev-server.constants';
+import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
+import { PortUnavailableError, WorkspaceFileError, WorkspaceNotFoundError } from './runtime.errors';
+import { assertSessionId, normalizeWorkspacePath } from './workspace-path.util';
+import {
+  WORKSPACE_LABELS,
+  type WorkspaceAddress,
+  type WorkspaceRuntime,
+} from './workspace-runtime.interface';
+import {
+  listArchiveEntries,
+  packWorkspaceFile,
+  readFirstEntry,
+  WORKSPACE_GID,
+  WORKSPACE_UID,
+} from './workspace-tar.util';
+
+/** Where the template images keep the workspace; the per-session volume is mounted here. */
+export const WORKSPACE_DIR = '/app';
+const HEALTHCHECK_SCRIPT = '/usr/local/share/preview/healthcheck.js';
+const SECOND_NS = 1_000_000_000;
+
+/** Name of the volume holding a session's workspace files. */
+export function workspaceVolumeName(sessionId: string): string {
+  return `workspace-${assertSessionId(sessionId)}`;
+}
+
+/**
+ * Workspaces as Docker containers: one container and one named volume per session, on a
+ * user-defined bridge network. Files move through the engine's archive API, never through the
+ * host's file system, so the engine may run on another machine.
+ */
+@Injectable()
+export class DockerRuntime implements WorkspaceRuntime {
+  readonly kind = 'docker' as const;
+  private network: Promise<void> | null = null;
+
+  constructor(
+    @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
+    private readonly docker: DockerService,
+  ) {}
+
+  ping(): Promise<void> {
+    return this.docker.ping();
+  }
+
+  async ensureImage(image: string, onProgress?: (message: string) => void): Promise<'present' | 'pulled'> {
+    if (await this.docker.imageExists(image)) return 'present';
+    onProgress?.(`pulling ${image}`);
+    await this.docker.pullImage(image, onProgress);
+    return 'pulled';
+  }
+
+  async create(spec: ContainerSpec): Promise<{ id: string }> {
+    const volume = workspaceVolumeName(spec.sessionId);
+    // Ours last: a caller's labels must not forge the ones reconciliation trusts.
+    const labels: Record<string, string> = {
+      ...spec.labels,
+      [WORKSPACE_LABELS.managed]: 'true',
+      [WORKSPACE_LABELS.sessionId]: spec.sessionId,
+      [WORKSPACE_LABELS.userId]: spec.userId,
+      [WORKSPACE_LABELS.template]: spec.templateName,
+    };
+    await this.ensureNetwork();
+    await this.docker.createVolume(volume, labels);
+    try {
+      const id = await this.createContainer(spec, volume, labels).catch(async (error: unknown) => {
+        // The network can vanish under us (someone pruned it): create it again, once.
+        if (dockerStatusCode(error) !== 404 || !/network/i.test(dockerErrorMessage(error))) throw error;
+        this.network = null;
+        await this.ensureNetwork();
+        return this.createContainer(spec, volume, labels);
+      });
+      return { id };
+    } catch (error) {
+      // Leave nothing behind; a volume still used by an older container of this session stays.
+      await this.docker.removeVolume(volume).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.startContainer(id);
+    } catch (error) {
+      const message = dockerErrorMessage(error);
+      const port = /(?:Bind for|listen tcp\d?) [^:\s]*:(\d+)/.exec(message)?.[1];
+      if (port && /already allocated|address already in use/.test(message)) {
+        throw new PortUnavailableError(Number(port), message);
+      }
+      throw this.notFound(error, id);
+    }
+  }
+
+  async stop(id: string, timeoutSeconds = 10): Promise<void> {
+    await this.docker.stopContainer(id, timeoutSeconds).catch((error: unknown) => {
+      throw this.notFound(error, id);
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    let info: Dockerode.ContainerInspectInfo;
+    try {
+      info = await this.docker.inspectContainer(id);
+    } catch (error) {
+      if (dockerStatusCode(error) === 404) return;
+      throw error;
+    }
+    await this.docker.removeContainer(id);
+    await this.removeManagedVolumes(
+      (info.Mounts ?? []).map((mount) => (mount.Type === 'volume' ? mount.Name : undefined)),
+    );
+  }
+
+  async removeBySession(sessionId: string): Promise<void> {
+    const containers = await this.docker.listContainers([`${WORKSPACE_LABELS.sessionId}=${sessionId}`]);
+    for (const container of containers) await this.docker.removeContainer(container.Id);
+    await this.removeManagedVolumes([workspaceVolumeName(sessionId)]);
+  }
+
+  async inspect(id: string): Promise<ContainerInfo> {
+    return toContainerInfo(await this.inspectRaw(id));
+  }
+
+  async exec(
+    id: string,
+    command: string[],
+    options: { timeoutMs?: number; user?: string } = {},
+  ): Promise<ExecResult> {
+    try {
+      return await this.docker.exec(id, command, {
+        user: options.user,
+        workingDir: WORKSPACE_DIR,
+        timeoutMs: options.timeoutMs,
+      });
+    } catch (error) {
+      if (dockerStatusCode(error) === 409)
+        throw new Error(`workspace ${id} is not running: ${dockerErrorMessage(error)}`);
+      throw this.notFound(error, id);
+    }
+  }
+
+  async logs(id: string, options: { tail?: number } = {}): Promise<string[]> {
+    try {
+      return demuxLines(await this.docker.logs(id, options.tail ?? 200)).map((entry) => entry.line);
+    } catch (error) {
+      throw this.notFound(error, id);
+    }
+  }
+
+  async stats(id: string): Promise<ContainerStats> {
+    try {
+      return toContainerStats(await this.docker.stats(id));
+    } catch (error) {
+      throw this.notFound(error, id);
+    }
+  }
+
+  async updateResources(id: string, resources: Partial<ResourceAllocation>): Promise<void> {
+    const update: Record<string, number> = {};
+    // NanoCpus is the `--cpus` quota; CpuQuota/CpuPeriod stay unset, the engine refuses both at once.
+    if (resources.cpuCores !== undefined) update.NanoCpus = Math.round(resources.cpuCores * SECOND_NS);
+    if (resources.cpuShares !== undefined) update.CpuShares = resources.cpuShares;
+    if (resources.pidsLimit !== undefined) update.PidsLimit = resources.pidsLimit;
+    if (resources.memoryBytes !== undefined) {
+      update.Memory = resources.memoryBytes;
+      update.MemorySwap = resources.memoryBytes;
+    }
+    if (Object.keys(update).length === 0) return;
+    await this.docker.updateContainer(id, update).catch((error: unknown) => {
+      throw this.notFound(error, id);
+    });
+  }
+
+  async address(id: string): Promise<WorkspaceAddress> {
+    const info = await this.inspectRaw(id);
+    const host = info.NetworkSettings?.Networks?.[this.options.networkName]?.IPAddress;
+    if (!host) {
+      throw new Error(
+        `workspace ${id} has no address on network ${this.options.networkName} (state ${info.State.Status})`,
+      );
+    }
+    return { host, port: publishedContainerPort(info.HostConfig?.PortBindings, DEFAULT_CONTAINER_PORT) };
+  }
+
+  async list(): Promise<ContainerInfo[]> {
+    const containers = await this.docker.listContainers([`${WORKSPACE_LABELS.managed}=true`]);
+    // The list endpoint has no exit code, health or OOM flag: inspect each (a few ms apiece).
+    const infos = await Promise.all(
+      containers.map((container) =>
+        this.docker.inspectContainer(container.Id).then(toContainerInfo, (error: unknown) => {
+          if (dockerStatusCode(error) === 404) return null; // removed since the list
+          throw error;
+        }),
+      ),
+    );
+    return infos.filter((info): info is ContainerInfo => info !== null);
+  }
+
+  async readFile(id: string, path: string): Promise<Buffer> {
+    const relative = normalizeWorkspacePath(path);
+    let entry;
+    try {
+      entry = await this.docker.readArchive(id, `${WORKSPACE_DIR}/${relative}`, (archive) =>
+        readFirstEntry(archive, relative),
+      );
+    } catch (error) {
+      throw this.fileError(error, id, relative);
+    }
+    if (entry.type !== 'file') {
+      throw new WorkspaceFileError(
+        `${relative} is not a regular file (${entry.type ?? 'unknown'})`,
+        'not-a-file',
+      );
+    }
+    return entry.content;
+  }
+
+  async writeFile(id: string, path: string, content: Buffer): Promise<void> {
+    const relative = normalizeWorkspacePath(path);
+    const tar = await packWorkspaceFile(relative, content);
+    try {
+      // The tar carries the parent folders, so one call creates them. The root is the volume, which
+      // stays writable under a read-only root file system.
+      await this.docker.putArchive(id, WORKSPACE_DIR, tar);
+    } catch (error) {
+      throw this.fileError(error, id, relative);
+    }
+  }
+
+  async listFiles(id: string): Promise<FileTreeEntry[]> {
+    try {
+      return await this.docker.readArchive(id, WORKSPACE_DIR, listArchiveEntries);
+    } catch (error) {
+      throw this.notFound(error, id);
+    }
+  }
+
+  private async createContainer(
+    spec: ContainerSpec,
+    volume: string,
+    labels: Record<string, string>,
+  ): Promise<string> {
+    const port = spec.containerPort || DEFAULT_CONTAINER_PORT;
+    const env = {
+      ...spec.env,
+      ...DEV_SERVER_ENV,
+      HEALTHCHECK_URL: `http://127.0.0.1:${port}/`,
+    };
+    return this.docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Labels: labels,
+      Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+      // Straight to astro, skipping npm (~0.3 s and one process less); the image's entrypoint stays.
+      Cmd: ['node', 'node_modules/astro/astro.js', 'dev', '--host', '0.0.0.0', '--port', String(port)],
+      WorkingDir: WORKSPACE_DIR,
+      User: `${WORKSPACE_UID}:${WORKSPACE_GID}`,
+      ExposedPorts: { [`${port}/tcp`]: {} },
+      // Shorter than the image's 30 s so an unhealthy workspace is known sooner (see healthcheckIntervalMs).
+      Healthcheck: {
+        Test: ['CMD', 'node', HEALTHCHECK_SCRIPT],
+        Interval: this.options.healthcheckIntervalMs * 1_000_000,
+        Timeout: 6 * SECOND_NS,
+        StartPeriod: 5 * SECOND_NS,
+        Retries: 3,
+      },
+      HostConfig: {
+        PortBindings: {
+          [`${port}/tcp`]: [{ HostIp: this.options.publishHost, HostPort: String(spec.hostPort) }],
+        },
+        // An empty named volume at /app is filled from the image's /app on creation: the template's
+        // sources and the node_modules symlink into the image's shared dependencies.
+        Mounts: [{ Type: 'volume', Source: volume, Target: WORKSPACE_DIR, ReadOnly: false }],
+        Memory: spec.resources.memoryBytes,
+        MemorySwap: spec.resources.memoryBytes,
+        CpuShares: spec.resources.cpuShares,
+        PidsLimit: spec.resources.pidsLimit,
+        Init: true,
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': 'rw,nosuid,size=64m', '/home/node': 'rw,nosuid,size=16m' },
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        NetworkMode: this.options.networkName,
+        RestartPolicy: { Name: 'no' },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '2m', 'max-file': '2' } },
+      },
+    });
+  }
+
+  private ensureNetwork(): Promise<void> {
+    // One round trip per process, not per create; a failure is retried on the next create.
+    this.network ??= this.docker
+      .ensureNetwork(
+        this.options.networkName,
+        { [WORKSPACE_LABELS.managed]: 'true' },
+        {
+          // A fixed bridge name, so the host's firewall rules (scripts/network/isolate-workspaces.sh)
+          // can drop every connection a workspace opens; and no traffic between workspaces.
+          'com.docker.network.bridge.name': this.options.bridgeName,
+          'com.docker.network.bridge.enable_icc': 'false',
+        },
+      )
+      .catch((error: unknown) => {
+        this.network = null;
+        throw error;
+      });
+    return this.network;
+  }
+
+  private async removeManagedVolumes(names: Array<string | undefined>): Promise<void> {
+    for (const name of names) {
+      if (!name) continue;
+      const labels = await this.docker.volumeLabels(name);
+      // Only volumes this runtime made: a mount the operator added by hand is not ours to delete.
+      if (labels?.[WORKSPACE_LABELS.managed] === 'true') await this.docker.removeVolume(name);
+    }
+  }
+
+  private async inspectRaw(id: string): Promise<Dockerode.ContainerInspectInfo> {
+    try {
+      return await this.docker.inspectContainer(id);
+    } catch (error) {
+      throw this.notFound(error, id);
+    }
+  }
+
+  private notFound(error: unknown, id: string): unknown {
+    return dockerStatusCode(error) === 404 ? new WorkspaceNotFoundError(id) : error;
+  }
+
+  /** The archive endpoint answers 404 both for a missing container and a missing path. */
+  private fileError(error: unknown, id: string, path: string): unknown {
+    const status = dockerStatusCode(error);
+    const message = dockerErrorMessage(error);
+    if (status === 404) {
+      return /^no such container/i.test(message)
+        ? new WorkspaceNotFoundError(id)
+        : new WorkspaceFileError(`${path} does not exist`, 'not-found');
+    }
+    // The engine answers 500 when extraction meets a file where the path needs a folder (or the
+    // other way round), e.g. a write below the node_modules symlink.
+    if ((status === 400 || status === 500) && /cannot overwrite|not a directory/i.test(message)) {
+      return new WorkspaceFileError(`${path} cannot be written: ${message}`, 'not-a-file');
+    }
+    if ((status === 400 || status === 403 || status === 500) && /read-only|readonly/i.test(message)) {
+      return new WorkspaceFileError(`${path} lies outside the writable workspace: ${message}`, 'outside');
+    }
+    return error;
+  }
+}

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RUNTIME_OPTIONS, resolveRuntimeOptions } from './runtime-options';
+
+describe('resolveRuntimeOptions', () => {
+  it('fills defaults, ignoring undefined values', () => {
+    const options = resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', dockerSocket: undefined });
+    expect(options).toEqual({ ...DEFAULT_RUNTIME_OPTIONS, templateDir: '/t', dataDir: '/d' });
+    expect(options.templateImage).toBe('localhost:5000/baseline-landing-template:latest');
+    expect(options.dockerSocket).toBe('/var/run/docker.sock');
+  });
+
+  it('names the option that is wrong', () => {
+    expect(() => resolveRuntimeOptions({ templateDir: 'relative', dataDir: '/d' })).toThrow(/"templateDir"/);
+    expect(() =>
+      resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', runtime: 'swarm' as never }),
+    ).toThrow(/"runtime"/);
+    expect(() => resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', startTimeoutMs: 0 })).toThrow(
+      /"startTimeoutMs"/,
+    );
+  });
+});

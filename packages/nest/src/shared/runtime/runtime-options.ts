@@ -1,0 +1,85 @@
+import { isAbsolute } from 'node:path';
+
+/** Injection token of the {@link RuntimeOptions} the importer of `RuntimeModule` provides. */
+export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
+
+/** Which runtime runs workspaces: `auto` picks `docker` when the engine answers, else `local`. */
+export type RuntimeChoice = 'auto' | 'docker' | 'local';
+
+/** Settings of the workspace runtime layer, read once at start-up by the importer's config. */
+export interface RuntimeOptions {
+  runtime: RuntimeChoice;
+  /** Docker engine address: a unix socket path (default `/var/run/docker.sock`) or `tcp://host:port`. */
+  dockerSocket: string;
+  /** Image of the default template. */
+  templateImage: string;
+  /** Absolute host path of `workspace-templates/baseline-landing` (sources and, for `local`, its node_modules). */
+  templateDir: string;
+  /** Absolute folder of backend data; `local` keeps one folder per workspace under `<dataDir>/workspaces`. */
+  dataDir: string;
+  /** User-defined bridge network every workspace container joins. */
+  networkName: string;
+  /** Linux bridge of that network; the workspace firewall rules match it by name. */
+  bridgeName: string;
+  /** Host address the dev server ports are published on. */
+  publishHost: string;
+  /** Bound of start-up waits (engine calls, dev server readiness). */
+  startTimeoutMs: number;
+  /** Bound of an image pull. */
+  pullTimeoutMs: number;
+  /** Bound of ordinary engine calls (inspect, create, file copies). */
+  operationTimeoutMs: number;
+  /**
+   * Interval of the container health check. Short means health is known soon after start, but each
+   * check starts a node process (~0.1-0.15 CPU-s): at 2 s that is ~5-7 % of a core per workspace.
+   */
+  healthcheckIntervalMs: number;
+}
+
+export const DEFAULT_RUNTIME_OPTIONS = {
+  runtime: 'auto',
+  dockerSocket: '/var/run/docker.sock',
+  templateImage: 'localhost:5000/baseline-landing-template:latest',
+  networkName: 'builder-workspaces',
+  bridgeName: 'br-builder-ws',
+  publishHost: '127.0.0.1',
+  startTimeoutMs: 60_000,
+  pullTimeoutMs: 300_000,
+  operationTimeoutMs: 30_000,
+  // Each check runs a node process (~0.1 CPU-s): every 10 s keeps an idle workspace near 1 % of a core.
+  healthcheckIntervalMs: 10_000,
+} as const satisfies Partial<RuntimeOptions>;
+
+/** Options with only the paths required; everything else falls back to {@link DEFAULT_RUNTIME_OPTIONS}. */
+export type RuntimeOptionsInput = Partial<RuntimeOptions> & Pick<RuntimeOptions, 'templateDir' | 'dataDir'>;
+
+/** Fills defaults and refuses values the runtimes cannot work with, naming the option. */
+export function resolveRuntimeOptions(input: RuntimeOptionsInput): RuntimeOptions {
+  const options = { ...DEFAULT_RUNTIME_OPTIONS, ...stripUndefined(input) } as RuntimeOptions;
+  if (!['auto', 'docker', 'local'].includes(options.runtime)) {
+    throw new Error(
+      `runtime option "runtime" must be auto, docker or local, got "${String(options.runtime)}"`,
+    );
+  }
+  for (const key of ['templateDir', 'dataDir'] as const) {
+    if (!options[key] || !isAbsolute(options[key])) {
+      throw new Error(`runtime option "${key}" must be an absolute path, got "${String(options[key])}"`);
+    }
+  }
+  for (const key of [
+    'startTimeoutMs',
+    'pullTimeoutMs',
+    'operationTimeoutMs',
+    'healthcheckIntervalMs',
+  ] as const) {
+    if (!Number.isFinite(options[key]) || options[key] <= 0) {
+      throw new Error(`runtime option "${key}" must be a positive number, got "${String(options[key])}"`);
+    }
+  }
+  if (!options.networkName) throw new Error('runtime option "networkName" must not be empty');
+  return options;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

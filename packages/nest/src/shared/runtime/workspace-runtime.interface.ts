@@ -1,0 +1,70 @@
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStats,
+  ExecResult,
+  FileTreeEntry,
+  ResourceAllocation,
+} from '@builder/shared';
+
+/** Injection token of the active {@link WorkspaceRuntime}. */
+export const WORKSPACE_RUNTIME = Symbol('WORKSPACE_RUNTIME');
+
+export type RuntimeKind = 'docker' | 'local';
+
+/** Where the backend reaches a workspace's dev server (never assumed to be localhost). */
+export interface WorkspaceAddress {
+  host: string;
+  port: number;
+}
+
+/** Label keys put on everything a runtime creates, so reconciliation can find it. */
+export const WORKSPACE_LABELS = {
+  managed: 'dev.builder.managed',
+  sessionId: 'dev.builder.session-id',
+  userId: 'dev.builder.user-id',
+  template: 'dev.builder.template',
+} as const;
+
+/**
+ * The only way the backend touches a workspace: lifecycle, files, exec, logs, stats and its
+ * network address. `docker` and `local` implement it; a Swarm driver can later.
+ * Every method throws {@link RuntimeUnavailableError} when the engine does not answer and
+ * {@link WorkspaceNotFoundError} for an id it does not know (except `remove`, which is idempotent).
+ */
+export interface WorkspaceRuntime {
+  readonly kind: RuntimeKind;
+  /** Resolves when the engine answers. */
+  ping(): Promise<void>;
+  /** Makes the image available (pull only when missing). No-op for `local`. */
+  ensureImage(image: string, onProgress?: (message: string) => void): Promise<'present' | 'pulled'>;
+  /** Creates the workspace (container + its own volume holding the template's files). */
+  create(spec: ContainerSpec): Promise<{ id: string }>;
+  start(id: string): Promise<void>;
+  /** Stops gracefully (SIGTERM, then SIGKILL after `timeoutSeconds`). Idempotent. */
+  stop(id: string, timeoutSeconds?: number): Promise<void>;
+  /** Removes the workspace and its volume. Idempotent: an unknown id is not an error. */
+  remove(id: string): Promise<void>;
+  /**
+   * Removes everything the runtime holds for a session (containers, volume or folder), also when
+   * `create` failed half-way and no workspace id was ever returned. Idempotent.
+   */
+  removeBySession?(sessionId: string): Promise<void>;
+  inspect(id: string): Promise<ContainerInfo>;
+  exec(id: string, command: string[], options?: { timeoutMs?: number; user?: string }): Promise<ExecResult>;
+  /** Recent output lines of the dev server. */
+  logs(id: string, options?: { tail?: number }): Promise<string[]>;
+  stats(id: string): Promise<ContainerStats>;
+  /** Changes limits of a live workspace (the CPU quota is applied once the dev server is ready). */
+  updateResources(id: string, resources: Partial<ResourceAllocation>): Promise<void>;
+  /** Network address of the dev server as seen from the backend. */
+  address(id: string): Promise<WorkspaceAddress>;
+  /** Workspaces this runtime manages (carrying {@link WORKSPACE_LABELS}.managed), for reconciliation. */
+  list(): Promise<ContainerInfo[]>;
+  /** Reads a workspace file. `path` is relative and already validated by the caller. */
+  readFile(id: string, path: string): Promise<Buffer>;
+  /** Writes a workspace file, creating parent folders, owned by the workspace's user. */
+  writeFile(id: string, path: string, content: Buffer): Promise<void>;
+  /** The workspace's files, without node_modules, .astro, .vite and .git. */
+  listFiles(id: string): Promise<FileTreeEntry[]>;
+}

@@ -1,0 +1,162 @@
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigValidationError, loadConfig } from '../../src/config/app-config';
+import { createApp } from '../../src/main';
+
+const NEST_DIR = resolve(__dirname, '../..');
+
+describe('configuration', () => {
+  const valid = { NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(40) };
+
+  it.each([
+    ['PORT', { PORT: 'abc' }],
+    ['PORT_RANGE_END', { PORT_RANGE_START: '8100', PORT_RANGE_END: '8000' }],
+    ['RUNTIME', { RUNTIME: 'kubernetes' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://root@localhost/db' }],
+    ['JWT_SECRET', { NODE_ENV: 'production', JWT_SECRET: undefined }],
+    ['JWT_SECRET', { JWT_SECRET: 'short' }],
+    ['WORKSPACE_CPU_CORES', { WORKSPACE_CPU_CORES: '-1' }],
+    ['START_CONCURRENCY', { START_CONCURRENCY: '0' }],
+    ['PREVIEW_MODE', { PREVIEW_MODE: 'tunnel' }],
+    ['MAX_FILE_BYTES', { MAX_FILE_BYTES: 'lots' }],
+    ['WEB_ORIGIN', { WEB_ORIGIN: 'localhost:3001' }],
+  ])('a bad %s stops start-up with a message naming it', (name, overrides) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...valid, ...overrides });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect((error as Error).message).toContain(`${name}:`);
+    expect((error as Error).message).not.toContain('x'.repeat(40));
+  });
+
+  it('defaults match the plan', () => {
+    const config = loadConfig({ ...valid, DATABASE_URL: undefined, DATA_DIR: mkdtempSync(join(tmpdir(), 'cfg-')) });
+    expect(config.port).toBe(3000);
+    expect(config.webOrigins).toEqual(['http://localhost:3001']);
+    expect(config.ports).toEqual({ start: 8000, end: 8100 });
+    expect(config.database.kind).toBe('embedded');
+    expect(config.runtime.templateImage).toBe('localhost:5000/baseline-landing-template:latest');
+    expect(config.runtime.templateDir).toBe(resolve(NEST_DIR, '../../workspace-templates/baseline-landing'));
+    expect(config.resources).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5 });
+    expect(config.sessions).toMatchObject({ maxPerUser: 3, ttlMinutes: 120, idleTimeoutMinutes: 30 });
+    expect(config.preview).toMatchObject({ mode: 'direct', host: 'localhost' });
+    expect(config.files.maxBytes).toBe(1024 * 1024);
+  });
+
+  it('a development backend without JWT_SECRET generates one and keeps it', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const first = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir });
+    const second = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir });
+    expect(first.jwt.secretSource).toBe('generated');
+    expect(second.jwt).toMatchObject({ secretSource: 'file', secret: first.jwt.secret });
+    expect(first.warnings.join()).toMatch(/JWT_SECRET is not set/);
+  });
+
+  it('createApp refuses a bad environment before starting anything', async () => {
+    await expect(createApp({ env: { ...valid, PORT_RANGE_START: '80' } })).rejects.toThrow(/PORT_RANGE_START:/);
+  });
+});
+
+describe('the compiled backend (node dist/main.js)', () => {
+  const outDir = join(NEST_DIR, 'test-artifacts', `dist-${process.pid}`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'builder-dist-'));
+
+  beforeAll(async () => {
+    await promisify(execFile)(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', join(NEST_DIR, 'tsconfig.build.json'), '--outDir', outDir],
+      { cwd: NEST_DIR },
+    ).catch((error: { stdout?: string }) => {
+      // Type errors elsewhere still emit JS; only a missing entry point is fatal here.
+      if (!existsSync(join(outDir, 'main.js'))) throw new Error(`tsc produced no main.js: ${error.stdout}`);
+    });
+    copyFileSync(join(NEST_DIR, 'src/database/pglite.worker.js'), join(outDir, 'database/pglite.worker.js'));
+  }, 180_000);
+
+  afterAll(() => {
+    rmSync(outDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const baseEnv = () => {
+    const env: Record<string, string> = {};
+    for (const key of ['PATH', 'HOME', 'LANG']) if (process.env[key]) env[key] = process.env[key]!;
+    return env;
+  };
+
+  it('exits with code 1 and names the variable when the environment is bad', async () => {
+    const child = spawn(process.execPath, [join(outDir, 'main.js')], {
+      env: { ...baseEnv(), PORT: 'not-a-port', DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(1);
+    expect(stderr).toContain('PORT:');
+  });
+
+  it('boots on the embedded database (worker loaded from dist), serves the API and shuts down cleanly', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(outDir, 'main.js')], {
+      env: { ...baseEnv(), PORT: String(port), DATA_DIR: dataDir, RUNTIME: 'local', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+      child.on('exit', (code, signal) => r({ code, signal })),
+    );
+    try {
+      const deadline = Date.now() + 60_000;
+      let docs: Response | null = null;
+      while (!docs && Date.now() < deadline) {
+        docs = await fetch(`http://127.0.0.1:${port}/api/docs-json`).catch(() => null);
+        if (!docs) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(docs?.status, output).toBe(200);
+      const spec = (await docs!.json()) as { paths: Record<string, unknown> };
+      expect(Object.keys(spec.paths)).toEqual(
+        expect.arrayContaining(['/api/v1/auth/register', '/api/v1/workspace/create', '/api/v1/workspace/{id}/status']),
+      );
+      const ui = await fetch(`http://127.0.0.1:${port}/api/docs`);
+      expect(ui.status).toBe(200);
+      expect(ui.headers.get('content-type')).toMatch(/text\/html/);
+      const registered = await fetch(`http://127.0.0.1:${port}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: 'http://localhost:3001' },
+        body: JSON.stringify({ email: 'dist@example.com', password: 'correct horse' }),
+      });
+      expect(registered.status).toBe(201);
+      expect(registered.headers.get('access-control-allow-origin')).toBe('http://localhost:3001');
+      expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(true);
+      expect(output).toMatch(/"msg":"API listening"/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    // Nest runs the shutdown hooks, then re-raises the signal: exit by SIGTERM (or 0) after them.
+    const exit = await exited;
+    expect([0, 'SIGTERM'], output).toContain(exit.code ?? exit.signal);
+    expect(output).toMatch(/embedded database stopped/);
+    expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(false);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
