@@ -4,6 +4,8 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { ObservabilityModule } from './modules/observability/observability.module';
+import { PreviewProxyModule } from './modules/preview-proxy/preview-proxy.module';
 import { WorkspaceModule } from './modules/workspace/workspace.module';
 import { LoggingModule } from './shared/logging/logging.module';
 
@@ -19,6 +21,8 @@ export class AppModule {
         DatabaseModule,
         AuthModule,
         WorkspaceModule,
+        PreviewProxyModule,
+        ObservabilityModule,
       ],
     };
   }

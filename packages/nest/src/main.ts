@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigValidationError, loadConfig } from './config/app-config';
 import { stopBootingEmbeddedPostgres } from './database/embedded-postgres.service';
+import { SocketIoAdapter } from './shared/adapters/socket-io.adapter';
 import { AllExceptionsFilter } from './shared/filters/all-exceptions.filter';
 import { bodyParserError, errorBody } from './shared/filters/error-body';
 import { ROOT_LOGGER } from './shared/logging/logging.module';
@@ -51,7 +52,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
 }
 
 function configureApp(app: NestExpressApplication, config: AppConfig, logger: Logger): void {
-  app.setGlobalPrefix(API_PREFIX.replace(/^\//, ''));
+  // Probes and metrics stay at the root, where orchestrators and Prometheus look for them.
+  app.setGlobalPrefix(API_PREFIX.replace(/^\//, ''), { exclude: ['health', 'health/ready', 'metrics'] });
+  app.useWebSocketAdapter(new SocketIoAdapter(app, config.webOrigins));
   app.enableCors({
     origin: config.webOrigins,
     credentials: true,

@@ -4,12 +4,14 @@ import { AppConfig } from '../../config/app-config';
 import { RuntimeModule } from '../../shared/runtime/runtime.module';
 import { AuthModule } from '../auth/auth.module';
 import { WorkspaceSessionEntity } from './entities/session.entity';
+import { HmrRelayService } from './hmr/hmr-relay.service';
 import { HostPortProbe } from './host-port-probe.service';
 import { PortAllocator } from './port-allocator.service';
 import { START_QUEUE, StartQueue } from './start-queue';
 import { WorkspaceController } from './workspace.controller';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceFilesService } from './workspace-files.service';
+import { WorkspaceGateway } from './workspace.gateway';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
 import { WorkspaceService } from './workspace.service';
 
@@ -39,6 +41,8 @@ import { WorkspaceService } from './workspace.service';
     WorkspaceFilesService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
+    WorkspaceGateway,
+    HmrRelayService,
     PortAllocator,
     HostPortProbe,
     {
@@ -47,6 +51,6 @@ import { WorkspaceService } from './workspace.service';
       useFactory: (config: AppConfig) => new StartQueue(config.sessions.startConcurrency),
     },
   ],
-  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository],
+  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository, HmrRelayService],
 })
 export class WorkspaceModule {}

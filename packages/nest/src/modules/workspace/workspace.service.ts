@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import {
   type BuildStep,
   type ContainerSpec,
@@ -18,6 +19,7 @@ import { DEFAULT_CONTAINER_PORT } from '../../shared/runtime/dev-server.constant
 import { PortUnavailableError, RuntimeUnavailableError } from '../../shared/runtime/runtime.errors';
 import { WORKSPACE_LABELS, WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import { TemplateService } from '../../shared/services/template.service';
+import { newPreviewToken, previewOrigin } from '../preview-proxy/preview-host';
 import type { CreateWorkspaceDto } from './dto/create-workspace.dto';
 import type { WorkspaceSessionDto } from './dto/workspace-session.dto';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
@@ -61,6 +63,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   private lastNameTimestamp = 0;
 
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly config: AppConfig,
     private readonly sessions: WorkspaceSessionRepository,
     private readonly ports: PortAllocator,
@@ -94,6 +97,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
     const now = Date.now();
     const containerName = `workspace-${userId}-${this.nextTimestamp()}`;
+    // The id and token are chosen here so a proxy-mode preview URL can name them.
+    const id = randomUUID();
+    const previewToken = newPreviewToken();
     const session = await this.ports.allocate((port) =>
       this.sessions.transaction(async (manager) => {
         // Serializes creates of one user, so two concurrent requests cannot both pass the quota.
@@ -101,10 +107,11 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         if (owner.length === 0) throw new InvalidTokenError('the account of this access token no longer exists');
         if ((await this.sessions.countActive(userId, manager)) >= limit) throw new QuotaExceededError(limit);
         return this.sessions.insert(manager, {
+          id,
           userId,
           containerName,
           port,
-          previewUrl: this.previewUrl(port),
+          previewUrl: this.previewUrl(port, id, previewToken),
           status: Creating,
           desiredStatus: Running,
           templateName,
@@ -113,7 +120,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
           lastActivityAt: new Date(now),
           resourceAllocation: this.config.resources,
           errorMessage: null,
-          previewToken: randomBytes(24).toString('base64url'),
+          previewToken,
         });
       }),
     );
@@ -308,7 +315,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         log.warn({ port, attempt }, 'host port taken by another program; moving the session to another port');
         await this.removeFromRuntime(session.id, containerId);
         port = await this.ports.allocate(async (candidate) => {
-          if (!(await this.sessions.patch(session.id, [Creating], { port: candidate, previewUrl: this.previewUrl(candidate), containerId: null }))) {
+          // A proxy-mode URL names the session, not the port: only a direct URL follows the move.
+          const previewUrl = this.config.preview.mode === 'direct' ? { previewUrl: this.previewUrl(candidate, session.id, '') } : {};
+          if (!(await this.sessions.patch(session.id, [Creating], { port: candidate, ...previewUrl, containerId: null }))) {
             throw new SupersededError();
           }
           return candidate;
@@ -462,8 +471,21 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     this.events.emit('status', { sessionId, status, previous, ...(reason ? { reason } : {}), at: new Date().toISOString() });
   }
 
-  private previewUrl(port: number): string {
+  /**
+   * Direct mode: the dev server's published host port. Proxy mode: the preview proxy on the API's
+   * port, under a host name carrying the session's unguessable token (see modules/preview-proxy).
+   */
+  private previewUrl(port: number, id: string, token: string): string {
+    if (this.config.preview.mode === 'proxy') {
+      return `${previewOrigin(id, token, this.config.preview.domain, this.apiPort())}/`;
+    }
     return `http://${this.config.preview.host}:${port}`;
+  }
+
+  /** The port the API really listens on (tests listen on port 0), else the configured one. */
+  private apiPort(): number {
+    const address = this.adapterHost?.httpAdapter?.getHttpServer()?.address?.() as { port?: number } | string | null;
+    return typeof address === 'object' && address?.port ? address.port : this.config.port;
   }
 
   /** Milliseconds, strictly increasing within this process, so container names never collide here. */

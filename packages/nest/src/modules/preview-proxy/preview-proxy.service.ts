@@ -1,0 +1,194 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { InjectRepository } from '@nestjs/typeorm';
+import { WorkspaceStatus } from '@builder/shared';
+import httpProxy from 'http-proxy';
+import { Repository } from 'typeorm';
+import { AppConfig } from '../../config/app-config';
+import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
+import { WorkspaceSessionEntity } from '../workspace/entities/session.entity';
+import { WorkspaceEventsService } from '../workspace/workspace-events.service';
+import { parsePreviewHost, tokensEqual } from './preview-host';
+
+/** Host header the dev server sees for every proxied request and upgrade: one Vite allows. */
+const UPSTREAM_HOST = 'localhost';
+const RESOLVE_CACHE_MS = 2_000;
+const ACTIVITY_WRITE_EVERY_MS = 15_000;
+
+const NO_SUCH_PREVIEW = { ok: false, status: 404, message: 'no such preview' } as const;
+
+type Resolution =
+  | { ok: true; sessionId: string; target: string }
+  | { ok: false; status: 404 | 410 | 503; message: string };
+
+/**
+ * Routes `http://<sessionId>-<token>.<previewDomain>:<apiPort>/` to the session's dev server,
+ * websockets included, so the iframe, its assets and its HMR socket authenticate by the capability
+ * in the host name alone (no third-party cookies). It sits in front of the API's own request
+ * handler on the same HTTP server; traffic for other hosts passes through untouched.
+ */
+@Injectable()
+export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(PreviewProxyService.name);
+  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: true, changeOrigin: false });
+  private readonly cache = new Map<string, { resolution: Resolution; token: string | null; until: number }>();
+  private readonly lastActivityWrite = new Map<string, number>();
+  private server: Server | null = null;
+  private readonly unsubscribe: () => void;
+  private apiListeners: Array<(req: IncomingMessage, res: ServerResponse) => void> = [];
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse) => void this.handleRequest(req, res);
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    void this.handleUpgrade(req, socket, head);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    @InjectRepository(WorkspaceSessionEntity) private readonly sessions: Repository<WorkspaceSessionEntity>,
+    events: WorkspaceEventsService,
+  ) {
+    // A status change (ended, restarted) must reach the proxy at once, not after the cache expires.
+    this.unsubscribe = events.on('status', (event) => this.invalidate(event.sessionId));
+    this.proxy.on('error', (error, _req, target) => {
+      if (target && 'writeHead' in target) {
+        const res = target as ServerResponse;
+        if (!res.headersSent) sendError(res, 502, `the workspace's dev server does not answer: ${error.message}`);
+        else res.end();
+      } else if (target && 'destroy' in target) {
+        (target as Duplex).destroy();
+      }
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (!server) return;
+    this.server = server;
+    // Take over the 'request' event so preview hosts never reach the API's router.
+    this.apiListeners = server.listeners('request') as typeof this.apiListeners;
+    server.removeAllListeners('request');
+    server.on('request', this.onRequest);
+    server.prependListener('upgrade', this.onUpgrade);
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+    if (this.server) {
+      this.server.off('request', this.onRequest);
+      this.server.off('upgrade', this.onUpgrade);
+      for (const listener of this.apiListeners) this.server.on('request', listener);
+    }
+    this.proxy.close();
+  }
+
+  /** Forgets what is cached for a session (its status or address changed). */
+  invalidate(sessionId: string): void {
+    this.cache.delete(sessionId);
+  }
+
+  private async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = parsePreviewHost(req.headers.host, this.config.preview.domain);
+    if (parsed.kind === 'not-preview') {
+      for (const listener of this.apiListeners) listener.call(this.server, req, res);
+      return;
+    }
+    const resolution = await this.resolve(parsed);
+    if (!resolution.ok) return sendError(res, resolution.status, resolution.message);
+    this.touch(resolution.sessionId);
+    req.headers.host = UPSTREAM_HOST;
+    this.proxy.web(req, res, { target: resolution.target });
+  }
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const hostHeader = req.headers.host;
+    const parsed = parsePreviewHost(hostHeader, this.config.preview.domain);
+    if (parsed.kind === 'not-preview') return; // the socket gateway's own upgrades
+    const origin = req.headers.origin;
+    if (origin !== undefined && !sameOrigin(origin, hostHeader)) {
+      return refuseUpgrade(socket, 403, 'websocket origin does not match the preview');
+    }
+    const resolution = await this.resolve(parsed);
+    if (!resolution.ok) return refuseUpgrade(socket, resolution.status, resolution.message);
+    this.touch(resolution.sessionId);
+    req.headers.host = UPSTREAM_HOST;
+    this.proxy.ws(req, socket, head, { target: resolution.target });
+  }
+
+  private async resolve(parsed: ReturnType<typeof parsePreviewHost>): Promise<Resolution> {
+    if (parsed.kind !== 'preview') return NO_SUCH_PREVIEW;
+    let entry = this.cache.get(parsed.sessionId);
+    if (!entry || entry.until <= Date.now()) {
+      entry = { ...(await this.lookup(parsed.sessionId)), until: Date.now() + RESOLVE_CACHE_MS };
+      this.cache.set(parsed.sessionId, entry);
+    }
+    // Unknown session and wrong token answer alike, so a label reveals nothing about sessions.
+    if (!entry.token || !tokensEqual(entry.token, parsed.token)) return NO_SUCH_PREVIEW;
+    return entry.resolution;
+  }
+
+  private async lookup(sessionId: string): Promise<{ resolution: Resolution; token: string | null }> {
+    const row = await this.sessions
+      .createQueryBuilder('s')
+      .select(['s.id', 's.status', 's.containerId'])
+      .addSelect('s.previewToken')
+      .where('s.id = :id', { id: sessionId })
+      .getOne()
+      .catch(() => null);
+    if (!row) return { resolution: NO_SUCH_PREVIEW, token: null };
+    const token = row.previewToken;
+    if (row.status === WorkspaceStatus.Creating) {
+      return { token, resolution: { ok: false, status: 503, message: 'the workspace is still starting; retry shortly' } };
+    }
+    if (row.status !== WorkspaceStatus.Running || !row.containerId) {
+      return { token, resolution: { ok: false, status: 410, message: 'this preview has ended with its session' } };
+    }
+    try {
+      const address = await this.runtime.address(row.containerId);
+      return { token, resolution: { ok: true, sessionId: row.id, target: `http://${address.host}:${address.port}` } };
+    } catch {
+      return { token, resolution: { ok: false, status: 503, message: 'the workspace is not reachable right now' } };
+    }
+  }
+
+  /** Preview traffic is activity: a preview in use never goes idle. Written at most every 15 s. */
+  private touch(sessionId: string): void {
+    const now = Date.now();
+    if ((this.lastActivityWrite.get(sessionId) ?? 0) + ACTIVITY_WRITE_EVERY_MS > now) return;
+    this.lastActivityWrite.set(sessionId, now);
+    this.sessions
+      .createQueryBuilder()
+      .update(WorkspaceSessionEntity)
+      .set({ lastActivityAt: () => 'now()' })
+      .where('id = :id', { id: sessionId })
+      .execute()
+      .catch((error: unknown) => this.logger.warn(`activity update failed for ${sessionId}: ${String(error)}`));
+  }
+}
+
+function sameOrigin(origin: string, hostHeader: string | undefined): boolean {
+  try {
+    return new URL(origin).host.toLowerCase() === (hostHeader ?? '').toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  const error = { 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 502: 'Bad Gateway', 503: 'Service Unavailable' }[
+    status
+  ];
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(
+    JSON.stringify({ statusCode: status, error: error ?? 'Error', message, path: '/', timestamp: new Date().toISOString() }),
+  );
+}
+
+function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ statusCode: status, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : status === 410 ? 'Gone' : status === 503 ? 'Service Unavailable' : 'Not Found'}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,126 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { WorkspaceStatus } from '@builder/shared';
+import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import { WorkspaceEventsService } from '../workspace-events.service';
+import { WorkspaceSessionRepository } from '../workspace-session.repository';
+import { normalizeModulePath, ViteHmrClient } from './vite-hmr.client';
+
+/**
+ * Turns a path the dev server reports into a workspace-relative one: a module URL
+ * (`/src/pages/index.astro?astro&type=style`) or an absolute file path inside the runtime
+ * (`/app/src/...` in a container, `<dataDir>/workspaces/<id>/src/...` for the local runtime).
+ */
+export function toWorkspacePath(path: string, sessionId: string): string {
+  const clean = path.split('?')[0];
+  const marker = `/workspaces/${sessionId}/`;
+  const at = clean.indexOf(marker);
+  if (at >= 0) return clean.slice(at + marker.length);
+  if (clean.startsWith('/app/')) return clean.slice('/app/'.length);
+  return normalizeModulePath(clean);
+}
+
+/**
+ * One connection per running session to its dev server's HMR websocket; what the dev server says
+ * (updates, full reloads, build errors) is published on the workspace event bus for the gateway.
+ * The dev server is the source of truth: nothing is inferred from file writes.
+ */
+@Injectable()
+export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(HmrRelayService.name);
+  private readonly relays = new Map<string, ViteHmrClient>();
+  private readonly opening = new Map<string, Promise<void>>();
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    private readonly events: WorkspaceEventsService,
+    private readonly sessions: WorkspaceSessionRepository,
+  ) {}
+
+  /** Follows the lifecycle: a relay while the session runs, none before or after. */
+  onModuleInit(): void {
+    this.unsubscribe = this.events.on('status', (event) => {
+      if (event.status === WorkspaceStatus.Running) {
+        void this.sessions
+          .findById(event.sessionId)
+          .then((session) => {
+            if (session?.status === WorkspaceStatus.Running && session.containerId) {
+              return this.open(session.id, session.containerId);
+            }
+          })
+          .catch((error: unknown) => this.logger.warn(`relay lookup failed for ${event.sessionId}: ${String(error)}`));
+      } else {
+        this.close(event.sessionId);
+      }
+    });
+  }
+
+  /** Number of open relays (for tests and metrics). */
+  get openCount(): number {
+    let open = 0;
+    for (const relay of this.relays.values()) if (relay.isOpen) open++;
+    return open;
+  }
+
+  has(sessionId: string): boolean {
+    return this.relays.has(sessionId);
+  }
+
+  /** Opens the relay of a running session (idempotent). */
+  open(sessionId: string, containerId: string): Promise<void> {
+    if (this.relays.has(sessionId)) return Promise.resolve();
+    const pending = this.opening.get(sessionId);
+    if (pending) return pending;
+    const opening = this.runtime
+      .address(containerId)
+      .then((address) => {
+        if (this.opening.get(sessionId) !== opening) return; // closed meanwhile
+        const client = new ViteHmrClient({
+          host: address.host,
+          port: address.port,
+          toWorkspacePath: (path) => toWorkspacePath(path, sessionId),
+          onMessage: (message) => {
+            const at = new Date().toISOString();
+            switch (message.type) {
+              case 'update':
+                this.events.emit('hmr-update', { sessionId, kind: message.kind, paths: message.paths, at });
+                return;
+              case 'error':
+                this.events.emit('error', {
+                  sessionId,
+                  message: message.message,
+                  file: message.file,
+                  line: message.line,
+                  column: message.column,
+                  frame: message.frame,
+                  at,
+                });
+                return;
+              case 'connected':
+              case 'closed':
+                return;
+            }
+          },
+        });
+        this.relays.set(sessionId, client);
+        client.connect();
+      })
+      .catch((error: unknown) => this.logger.warn(`no HMR relay for session ${sessionId}: ${String(error)}`))
+      .finally(() => {
+        if (this.opening.get(sessionId) === opening) this.opening.delete(sessionId);
+      });
+    this.opening.set(sessionId, opening);
+    return opening;
+  }
+
+  close(sessionId: string): void {
+    this.opening.delete(sessionId);
+    this.relays.get(sessionId)?.close();
+    this.relays.delete(sessionId);
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+    for (const sessionId of [...this.relays.keys()]) this.close(sessionId);
+  }
+}
