@@ -35,9 +35,17 @@ if (process.env.SKIP_SETUP !== '1') {
     process.exit(1);
   }
 }
-if (run('npm', ['run', 'build', '-w', '@builder/shared'], root) !== 0) {
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+// The end-to-end suite runs the built API and web app, as `npm start` does.
+for (const [what, args] of [
+  ['shared types and API', ['run', 'build']],
+  ['web app', ['run', 'build', '-w', '@builder/frontend']],
+]) {
+  console.log(`[test] building the ${what}`);
+  if (run('npm', args, root) !== 0) {
+    console.error(`[test] the ${what} did not build`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
 }
 
 const outDir = mkdtempSync(join(tmpdir(), 'builder-tests-'));

@@ -5,7 +5,8 @@ const LABELS: Record<BuildStep, string> = {
   creating: 'Creating the workspace',
   pulling: 'Pulling the template image',
   starting: 'Starting the container',
-  installing: 'Installing dependencies',
+  // Dependencies come with the image; this step is mostly the dev server's first build.
+  installing: 'Preparing the dev server',
   ready: 'Dev server ready',
   error: 'Start failed',
 };

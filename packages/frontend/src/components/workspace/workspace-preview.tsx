@@ -111,7 +111,7 @@ function PreviewLoading({ buildSteps }: { buildSteps: BuildStatusEvent[] }) {
         Starting your workspace…
       </div>
       <BuildSteps events={buildSteps} />
-      <p className="mt-4 text-xs text-gray-500">A first start can take up to a minute.</p>
+      <p className="mt-4 text-xs text-gray-500">Starting takes a few seconds; more when many workspaces start at once.</p>
     </div>
   );
 }
