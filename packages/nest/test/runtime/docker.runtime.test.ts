@@ -169,7 +169,7 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     expect(info.HostConfig.MemorySwap).toBe(512 * MIB);
     expect(info.HostConfig.CpuShares).toBe(512);
     expect(info.HostConfig.Init).toBe(true);
-    expect(info.Config.Healthcheck).toMatchObject({ Interval: 2_000_000_000, Retries: 3 });
+    expect(info.Config.Healthcheck).toMatchObject({ Interval: options.healthcheckIntervalMs * 1_000_000, Retries: 3 });
     expect(info.Config.Cmd).toEqual([
       'node',
       'node_modules/astro/astro.js',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 
 /** Injection token of the {@link RuntimeOptions} the importer of `RuntimeModule` provides. */
@@ -34,6 +35,8 @@ export interface RuntimeOptions {
    * check starts a node process (~0.1-0.15 CPU-s): at 2 s that is ~5-7 % of a core per workspace.
    */
   healthcheckIntervalMs: number;
+  /** Value of the deployment label put on every workspace (see WORKSPACE_LABELS.deployment). */
+  deploymentId?: string;
 }
 
 export const DEFAULT_RUNTIME_OPTIONS = {
@@ -56,6 +59,11 @@ export type RuntimeOptionsInput = Partial<RuntimeOptions> & Pick<RuntimeOptions,
 /** Fills defaults and refuses values the runtimes cannot work with, naming the option. */
 export function resolveRuntimeOptions(input: RuntimeOptionsInput): RuntimeOptions {
   const options = { ...DEFAULT_RUNTIME_OPTIONS, ...stripUndefined(input) } as RuntimeOptions;
+  // Bridge names are unique per engine: another network (a test's) gets its own, derived name
+  // (15 characters at most, the kernel's limit for an interface name).
+  if (input.bridgeName === undefined && options.networkName !== DEFAULT_RUNTIME_OPTIONS.networkName) {
+    options.bridgeName = `br-${createHash('sha256').update(options.networkName).digest('hex').slice(0, 12)}`;
+  }
   if (!['auto', 'docker', 'local'].includes(options.runtime)) {
     throw new Error(
       `runtime option "runtime" must be auto, docker or local, got "${String(options.runtime)}"`,
