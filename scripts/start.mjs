@@ -39,14 +39,18 @@ function newestMtime(dir) {
 }
 
 step('preparing the machine', 'bash', [join(root, 'scripts/setup.sh'), 'start']);
-step('building the shared types and the API', 'npm', ['run', 'build']);
-const frontend = join(root, 'packages/frontend');
-const buildId = join(frontend, '.next/BUILD_ID');
-const sharedDist = join(root, 'packages/shared/dist');
+// Rebuild only what is older than its sources, so a second start is quick.
+const isStale = (output, sources) =>
+  !existsSync(output) || statSync(output).mtimeMs < Math.max(...sources.map((dir) => newestMtime(dir)));
+const sharedSrc = join(root, 'packages/shared/src');
 if (
-  !existsSync(buildId) ||
-  statSync(buildId).mtimeMs < Math.max(newestMtime(join(frontend, 'src')), newestMtime(sharedDist))
+  !existsSync(join(root, 'packages/shared/dist/index.js')) ||
+  isStale(join(root, 'packages/nest/dist/main.js'), [sharedSrc, join(root, 'packages/nest/src')])
 ) {
+  step('building the shared types and the API', 'npm', ['run', 'build']);
+}
+const frontend = join(root, 'packages/frontend');
+if (isStale(join(frontend, '.next/BUILD_ID'), [sharedSrc, join(frontend, 'src')])) {
   step('building the web app (about a minute the first time)', 'npm', ['run', 'build', '-w', '@builder/frontend']);
 }
 
