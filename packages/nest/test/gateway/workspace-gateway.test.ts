@@ -150,6 +150,7 @@ describe.skipIf(!dockerReady)('Socket.IO gateway /workspace on a real dev server
     );
     const cssUpdate = ownerHeard.hmr.find((e) => e.paths.includes('src/styles/theme.css'))!;
     expect(cssUpdate.kind).toBe('css');
+    console.log(`[measure] file PUT → hmr-update relayed: ${Date.parse(cssUpdate.at) - putAt} ms`);
     expect(Date.parse(cssUpdate.at) - putAt).toBeLessThan(15_000);
 
     // A syntax error in index.astro: an `error` naming the file; fixing it brings updates again.
