@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import type { Logger } from 'pino';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -6,6 +7,7 @@ import { DatabaseModule } from './database/database.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { ObservabilityModule } from './modules/observability/observability.module';
 import { PreviewProxyModule } from './modules/preview-proxy/preview-proxy.module';
+import { LifecycleModule } from './modules/workspace/lifecycle/lifecycle.module';
 import { WorkspaceModule } from './modules/workspace/workspace.module';
 import { LoggingModule } from './shared/logging/logging.module';
 
@@ -23,6 +25,8 @@ export class AppModule {
         WorkspaceModule,
         PreviewProxyModule,
         ObservabilityModule,
+        ScheduleModule.forRoot(),
+        LifecycleModule,
       ],
     };
   }

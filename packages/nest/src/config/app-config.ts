@@ -1,8 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ResourceAllocation } from '@builder/shared';
 import { type Env, envSchema } from './env.schema';
+
+/** Pool size when WARM_POOL_SIZE is unset: one ready workspace per core of the 2-core target machine. */
+export const DEFAULT_WARM_POOL_SIZE = 2;
 
 /** The environment did not validate. The message names every offending variable. */
 export class ConfigValidationError extends Error {
@@ -44,10 +47,26 @@ export class AppConfig {
 
   readonly sessions: {
     maxPerUser: number;
+    /** May be fractional when set through SESSION_TTL_SECONDS. */
     ttlMinutes: number;
+    /** May be fractional when set through IDLE_TIMEOUT_SECONDS. */
     idleTimeoutMinutes: number;
     startConcurrency: number;
   };
+
+  /** Scheduled lifecycle jobs (see modules/workspace/lifecycle). */
+  readonly lifecycle: {
+    intervalMs: number;
+    healthIntervalMs: number;
+    reconcileIntervalMs: number;
+    stuckCreatingMs: number;
+    stuckStoppingMs: number;
+    /** Label value marking this deployment's workspaces in the runtime. */
+    deploymentId: string;
+  };
+
+  /** Warm pool of pre-started workspaces (see modules/workspace/pool). */
+  readonly pool: { size: number };
 
   readonly preview: { mode: Env['PREVIEW_MODE']; host: string; domain: string };
   readonly files: { maxBytes: number; bodyLimitBytes: number };
@@ -86,9 +105,19 @@ export class AppConfig {
     };
     this.sessions = {
       maxPerUser: env.MAX_SESSIONS_PER_USER,
-      ttlMinutes: env.SESSION_TTL_MINUTES,
-      idleTimeoutMinutes: env.IDLE_TIMEOUT_MINUTES,
+      ttlMinutes: env.SESSION_TTL_SECONDS !== undefined ? env.SESSION_TTL_SECONDS / 60 : env.SESSION_TTL_MINUTES,
+      idleTimeoutMinutes: env.IDLE_TIMEOUT_SECONDS !== undefined ? env.IDLE_TIMEOUT_SECONDS / 60 : env.IDLE_TIMEOUT_MINUTES,
       startConcurrency: env.START_CONCURRENCY,
+    };
+    this.pool = { size: env.WARM_POOL_SIZE ?? (env.NODE_ENV === 'test' ? 0 : DEFAULT_WARM_POOL_SIZE) };
+    const databaseLocation = this.database.kind === 'postgres' ? withoutPassword(this.database.url) : this.database.dataDir;
+    this.lifecycle = {
+      intervalMs: env.LIFECYCLE_INTERVAL_MS,
+      healthIntervalMs: env.HEALTH_INTERVAL_MS,
+      reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+      stuckCreatingMs: env.STUCK_CREATING_MS,
+      stuckStoppingMs: env.STUCK_STOPPING_MS,
+      deploymentId: env.DEPLOYMENT_ID ?? createHash('sha256').update(databaseLocation).digest('hex').slice(0, 16),
     };
     this.preview = { mode: env.PREVIEW_MODE, host: env.PREVIEW_HOST, domain: env.PREVIEW_DOMAIN.toLowerCase() };
     // JSON escaping makes a body larger than the file it carries (newlines, quotes, \u escapes).
@@ -96,6 +125,16 @@ export class AppConfig {
     // "file too large" 400 and only absurd bodies hit the parser's 413.
     this.files = { maxBytes: env.MAX_FILE_BYTES, bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024 };
     this.warnings = warnings;
+  }
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
   }
 }
 

@@ -53,8 +53,32 @@ export const envSchema = z
     MAX_SESSIONS_PER_USER: int(1, 10000).default(3),
     SESSION_TTL_MINUTES: int(1, 10080).default(120),
     IDLE_TIMEOUT_MINUTES: int(1, 10080).default(30),
+    /** Overrides SESSION_TTL_MINUTES / IDLE_TIMEOUT_MINUTES with seconds (short lifetimes in tests). */
+    SESSION_TTL_SECONDS: int(5, 604800).optional(),
+    IDLE_TIMEOUT_SECONDS: int(5, 604800).optional(),
+    /** Period of the expiry and idle job. */
+    LIFECYCLE_INTERVAL_MS: int(500, 3_600_000).default(60_000),
+    /** Period of the workspace health check (container state, Docker health, HTTP probe). */
+    HEALTH_INTERVAL_MS: int(500, 3_600_000).default(30_000),
+    /** Period of reconciliation between the database and the runtime (it also runs at start-up). */
+    RECONCILE_INTERVAL_MS: int(1000, 86_400_000).default(300_000),
+    /** A session `creating` without progress for this long is finished as failed by reconciliation. */
+    STUCK_CREATING_MS: int(1000, 86_400_000).default(600_000),
+    /** A session `stopping` for this long has its clean-up run again by reconciliation. */
+    STUCK_STOPPING_MS: int(1000, 86_400_000).default(120_000),
+    /**
+     * Names what this backend (and its siblings on the same database) creates in the runtime, so
+     * reconciliation never removes workspaces of another deployment sharing the engine.
+     * Default: derived from the database location.
+     */
+    DEPLOYMENT_ID: optionalString.pipe(z.string().regex(/^[a-zA-Z0-9_.-]{1,63}$/, 'must be 1-63 letters, digits, _ . -').optional()),
     START_TIMEOUT_MS: int(1000, 3_600_000).default(120_000),
     START_CONCURRENCY: int(1, 256).default(Math.max(1, cpus().length)),
+    /**
+     * Pre-started workspaces kept ready for instant creates (docker runtime only); 0 disables the pool.
+     * Unset: 2 (one per core of a 2-core machine), but 0 under NODE_ENV=test so suites opt in.
+     */
+    WARM_POOL_SIZE: optionalString.pipe(z.coerce.number().int().min(0).max(64).optional()),
 
     PREVIEW_MODE: z.enum(['direct', 'proxy']).default('direct'),
     PREVIEW_HOST: z.string().min(1).default('localhost'),

@@ -71,4 +71,34 @@ describe('StartQueue', () => {
     await queue.settle(1000);
     expect(queue.isRunning('a')).toBe(false);
   });
+
+  it('never makes a user start wait for a background job, and runs background jobs only on idle slots', async () => {
+    const gates = { p1: deferred(), p2: deferred(), u1: deferred(), u2: deferred() };
+    const started: string[] = [];
+    const queue = new StartQueue(1);
+    const job = (id: keyof typeof gates) => async () => {
+      started.push(id);
+      await gates[id].promise;
+    };
+    expect(queue.enqueue('p1', job('p1'), 'background')).toBe(0);
+    expect(queue.enqueue('p2', job('p2'), 'background')).toBe(1);
+    // The refill p1 holds the only slot: the user start runs beside it anyway.
+    expect(queue.enqueue('u1', job('u1'))).toBe(0);
+    expect(queue.enqueue('u2', job('u2'))).toBe(1);
+    expect(queue.position('p2')).toBeNull();
+    expect(started).toEqual(['p1', 'u1']);
+
+    gates.p1.resolve();
+    await tick();
+    expect(started).toEqual(['p1', 'u1']); // p2 waits while a user start waits
+    gates.u1.resolve();
+    await tick();
+    expect(started).toEqual(['p1', 'u1', 'u2']);
+    gates.u2.resolve();
+    await tick();
+    await tick();
+    expect(started).toEqual(['p1', 'u1', 'u2', 'p2']);
+    gates.p2.resolve();
+    await queue.settle(1000);
+  });
 });

@@ -4,6 +4,12 @@ export const START_QUEUE = Symbol('START_QUEUE');
 /** A start job: runs once a slot is free. Its failure is its own business (it must not throw). */
 export type StartJob = () => Promise<void>;
 
+/**
+ * `normal`: a user's start. `background`: a warm-pool refill, which runs only on a slot nobody
+ * else wants and never delays a user's start (a user's start does not count the refills running).
+ */
+export type StartPriority = 'normal' | 'background';
+
 interface Waiting {
   id: string;
   job: StartJob;
@@ -16,8 +22,9 @@ interface Waiting {
  */
 export class StartQueue {
   private readonly waiting: Waiting[] = [];
+  private readonly background: Waiting[] = [];
   /** Running jobs by a key of their own: a session may be queued again while its last job winds down. */
-  private readonly running = new Map<number, { id: string; run: Promise<void> }>();
+  private readonly running = new Map<number, { id: string; run: Promise<void>; priority: StartPriority }>();
   private nextKey = 0;
   private closed = false;
 
@@ -29,19 +36,34 @@ export class StartQueue {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('concurrency must be a positive integer');
   }
 
-  /** Queues a job; answers its position (0: started at once). */
-  enqueue(id: string, job: StartJob): number {
+  /**
+   * Queues a job; answers its position (0: started at once). A `normal` job starts as soon as fewer
+   * than `concurrency` normal jobs run; a `background` one only when fewer than `concurrency` jobs
+   * of any kind run and no normal job waits. So a user's start may briefly share the CPU with a
+   * refill already running (which runs at a low CPU weight), but never waits for one.
+   */
+  enqueue(id: string, job: StartJob, priority: StartPriority = 'normal'): number {
     if (this.closed) throw new Error('start queue is closed');
-    if (this.waiting.some((w) => w.id === id)) throw new Error(`job ${id} is already queued`);
-    if (this.running.size < this.concurrency) {
-      this.launch(id, job);
+    if (this.waiting.some((w) => w.id === id) || this.background.some((w) => w.id === id)) {
+      throw new Error(`job ${id} is already queued`);
+    }
+    if (priority === 'background') {
+      if (this.running.size < this.concurrency && this.waiting.length === 0) {
+        this.launch(id, job, priority);
+        return 0;
+      }
+      this.background.push({ id, job });
+      return this.waiting.length + this.background.length;
+    }
+    if (this.runningNormal() < this.concurrency) {
+      this.launch(id, job, priority);
       return 0;
     }
     this.waiting.push({ id, job });
     return this.waiting.length;
   }
 
-  /** 1-based place among waiting jobs, or null when running or unknown. */
+  /** 1-based place among waiting user jobs, or null when running, in the background or unknown. */
   position(id: string): number | null {
     const index = this.waiting.findIndex((w) => w.id === id);
     return index === -1 ? null : index + 1;
@@ -53,6 +75,11 @@ export class StartQueue {
 
   /** Removes a waiting job; answers whether it was waiting. A running job is not interrupted. */
   cancel(id: string): boolean {
+    const backgroundIndex = this.background.findIndex((w) => w.id === id);
+    if (backgroundIndex !== -1) {
+      this.background.splice(backgroundIndex, 1);
+      return true;
+    }
     const index = this.waiting.findIndex((w) => w.id === id);
     if (index === -1) return false;
     this.waiting.splice(index, 1);
@@ -60,14 +87,14 @@ export class StartQueue {
     return true;
   }
 
-  get size(): { waiting: number; running: number } {
-    return { waiting: this.waiting.length, running: this.running.size };
+  get size(): { waiting: number; running: number; background: number } {
+    return { waiting: this.waiting.length, running: this.running.size, background: this.background.length };
   }
 
   /** Stops taking and launching jobs; answers the ids that were still waiting (never started). */
   close(): string[] {
     this.closed = true;
-    return this.waiting.splice(0).map((w) => w.id);
+    return [...this.waiting.splice(0), ...this.background.splice(0)].map((w) => w.id);
   }
 
   /** Resolves when the running jobs have finished, or after `timeoutMs`. */
@@ -82,7 +109,13 @@ export class StartQueue {
     clearTimeout(timer);
   }
 
-  private launch(id: string, job: StartJob): void {
+  private runningNormal(): number {
+    let count = 0;
+    for (const entry of this.running.values()) if (entry.priority === 'normal') count++;
+    return count;
+  }
+
+  private launch(id: string, job: StartJob, priority: StartPriority): void {
     const run = (async () => {
       try {
         await job();
@@ -91,7 +124,7 @@ export class StartQueue {
       }
     })();
     const key = this.nextKey++;
-    this.running.set(key, { id, run });
+    this.running.set(key, { id, run, priority });
     void run.finally(() => {
       this.running.delete(key);
       this.next();
@@ -101,10 +134,14 @@ export class StartQueue {
   private next(): void {
     if (this.closed) return;
     let launched = false;
-    while (this.running.size < this.concurrency && this.waiting.length > 0) {
+    while (this.runningNormal() < this.concurrency && this.waiting.length > 0) {
       const { id, job } = this.waiting.shift()!;
-      this.launch(id, job);
+      this.launch(id, job, 'normal');
       launched = true;
+    }
+    while (this.running.size < this.concurrency && this.waiting.length === 0 && this.background.length > 0) {
+      const { id, job } = this.background.shift()!;
+      this.launch(id, job, 'background');
     }
     if (launched) this.announce();
   }

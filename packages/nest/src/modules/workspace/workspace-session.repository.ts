@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { ACTIVE_WORKSPACE_STATUSES, type WorkspaceStatus } from '@builder/shared';
+import { ACTIVE_WORKSPACE_STATUSES, type ResourceAllocation, type WorkspaceStatus } from '@builder/shared';
 import { type EntityManager, In, type Repository } from 'typeorm';
 import { SessionNotFoundError } from '../../shared/errors/session-not-found.error';
 import { WorkspaceSessionEntity } from './entities/session.entity';
@@ -95,6 +95,42 @@ export class WorkspaceSessionRepository {
     const result = await repo.createQueryBuilder().insert().values(values).returning('id').execute();
     const id = (result.raw as Array<{ id: string }>)[0].id;
     return repo.findOneOrFail({ where: { id } });
+  }
+
+  /**
+   * Hands the oldest running pooled session of a template to `assign.userId`, with a fresh preview
+   * token and fresh timestamps, inside the caller's transaction. `SKIP LOCKED` lets concurrent
+   * claims take different rows without waiting; the outer condition (still the pool's, still
+   * running) makes the claim exactly-once even when a row changed after the subquery saw it.
+   * Answers the claimed row's id and port, or null when the pool has nothing ready.
+   */
+  async claimPooled(
+    manager: EntityManager,
+    poolUserId: string,
+    templateName: string,
+    assign: { userId: string; previewToken: string; expiresAt: Date; resourceAllocation: ResourceAllocation },
+  ): Promise<{ id: string; port: number } | null> {
+    const [rows]: [Array<{ id: string; port: number }>, number] = await manager.query(
+      `UPDATE workspace_sessions
+          SET user_id = $1, preview_token = $2, expires_at = $3, resource_allocation = $4::jsonb,
+              created_at = now(), last_activity_at = now(), updated_at = now(),
+              desired_status = 'running', build_step = 'ready', error_message = NULL
+        WHERE id = (SELECT id FROM workspace_sessions
+                     WHERE user_id = $5 AND status = 'running' AND template_name = $6
+                       AND container_id IS NOT NULL AND port IS NOT NULL
+                     ORDER BY created_at
+                     LIMIT 1
+                     FOR UPDATE SKIP LOCKED)
+          AND user_id = $5 AND status = 'running'
+      RETURNING id, port`,
+      [assign.userId, assign.previewToken, assign.expiresAt, JSON.stringify(assign.resourceAllocation), poolUserId, templateName],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Sets the preview URL of a session inside the caller's transaction (it names the claimed id). */
+  async setPreviewUrl(manager: EntityManager, id: string, previewUrl: string): Promise<void> {
+    await manager.query(`UPDATE workspace_sessions SET preview_url = $2 WHERE id = $1`, [id, previewUrl]);
   }
 
   /** Runs `work` in a transaction (use only the manager it is given: the embedded pool has one connection). */

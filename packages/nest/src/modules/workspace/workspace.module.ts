@@ -6,6 +6,7 @@ import { AuthModule } from '../auth/auth.module';
 import { WorkspaceSessionEntity } from './entities/session.entity';
 import { HmrRelayService } from './hmr/hmr-relay.service';
 import { HostPortProbe } from './host-port-probe.service';
+import { WarmPoolService } from './pool/warm-pool.service';
 import { PortAllocator } from './port-allocator.service';
 import { START_QUEUE, StartQueue } from './start-queue';
 import { WorkspaceController } from './workspace.controller';
@@ -32,6 +33,7 @@ import { WorkspaceService } from './workspace.service';
         templateDir: config.runtime.templateDir,
         dataDir: config.dataDir,
         startTimeoutMs: config.runtime.startTimeoutMs,
+        deploymentId: config.lifecycle.deploymentId,
       }),
     }),
   ],
@@ -45,12 +47,13 @@ import { WorkspaceService } from './workspace.service';
     HmrRelayService,
     PortAllocator,
     HostPortProbe,
+    WarmPoolService,
     {
       provide: START_QUEUE,
       inject: [AppConfig],
       useFactory: (config: AppConfig) => new StartQueue(config.sessions.startConcurrency),
     },
   ],
-  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository, HmrRelayService],
+  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository, HmrRelayService, START_QUEUE],
 })
 export class WorkspaceModule {}

@@ -23,6 +23,7 @@ import { newPreviewToken, previewOrigin } from '../preview-proxy/preview-host';
 import type { CreateWorkspaceDto } from './dto/create-workspace.dto';
 import type { WorkspaceSessionDto } from './dto/workspace-session.dto';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
+import { POOL_CPU_SHARES, POOL_USER_ID } from './pool/warm-pool.constants';
 import { PortAllocator } from './port-allocator.service';
 import { START_QUEUE, type StartQueue } from './start-queue';
 import { WorkspaceEventsService } from './workspace-events.service';
@@ -61,6 +62,8 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   private readonly runtimeOps = new Map<string, Promise<void>>();
   private shuttingDown = false;
   private lastNameTimestamp = 0;
+  /** Told when a create took a pooled workspace, so the pool refills (set by the WarmPoolService). */
+  onPoolClaimed: () => void = () => undefined;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -93,6 +96,11 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     // Cheap early answer; the authoritative check runs again inside the insert's transaction.
     if ((await this.sessions.countActive(userId)) >= limit) {
       throw new QuotaExceededError(limit);
+    }
+
+    if (this.poolServes(templateName)) {
+      const claimed = await this.claimPooled(userId, templateName, limit);
+      if (claimed) return claimed;
     }
 
     const now = Date.now();
@@ -136,10 +144,116 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     return this.toDto({ ...session, buildStep: 'creating' }, null);
   }
 
+  // ---------------------------------------------------------------- warm pool
+
+  /** Whether creates of this template may take a pooled workspace (docker only: see WarmPoolService). */
+  poolServes(templateName: string): boolean {
+    return this.config.pool.size > 0 && this.runtime.kind === 'docker' && templateName === DEFAULT_TEMPLATE_NAME;
+  }
+
+  /**
+   * Takes a ready pooled workspace for the user, or answers null (pool empty, or the pooled
+   * workspace turned out dead: it is ended and the caller falls back to a cold start). The quota is
+   * checked under the same user-row lock as a cold create; the row changes owner in one conditional
+   * UPDATE with a fresh preview token, so nothing the pool's phase exposed stays valid.
+   */
+  private async claimPooled(userId: string, templateName: string, limit: number): Promise<WorkspaceSessionDto | null> {
+    const previewToken = newPreviewToken();
+    const claimedId = await this.sessions.transaction(async (manager) => {
+      const owner: unknown[] = await manager.query(`SELECT id FROM users WHERE id = $1 FOR UPDATE`, [userId]);
+      if (owner.length === 0) throw new InvalidTokenError('the account of this access token no longer exists');
+      if ((await this.sessions.countActive(userId, manager)) >= limit) throw new QuotaExceededError(limit);
+      const claimed = await this.sessions.claimPooled(manager, POOL_USER_ID, templateName, {
+        userId,
+        previewToken,
+        expiresAt: new Date(Date.now() + this.config.sessions.ttlMinutes * 60_000),
+        resourceAllocation: this.config.resources,
+      });
+      if (!claimed) return null;
+      await this.sessions.setPreviewUrl(manager, claimed.id, this.previewUrl(claimed.port, claimed.id, previewToken));
+      return claimed.id;
+    });
+    if (!claimedId) return null;
+    this.onPoolClaimed();
+
+    const session = await this.sessions.findById(claimedId);
+    const log = this.log.child({ sessionId: claimedId });
+    if (!session?.containerId) return null;
+    const containerId = session.containerId;
+    try {
+      const info = await this.runtime.inspect(containerId);
+      if (info.state !== 'running') throw new Error(`pooled workspace is ${info.state}`);
+    } catch (error) {
+      log.warn({ err: error }, 'pooled workspace is unusable; ending it and starting one cold');
+      await this.removeFromRuntime(claimedId, session.containerId);
+      await this.sessions.transition(claimedId, [Running], Failed, {
+        buildStep: 'error',
+        errorMessage: 'the pre-started workspace was lost; a new one was started',
+        port: null,
+        previewUrl: null,
+        desiredStatus: Stopped,
+      });
+      return null;
+    }
+    // The user's limits. Not awaited: the engine runs `runc update` (~0.1 s), and until it is done
+    // the workspace keeps the pool's limits, which are the same except a lower CPU weight.
+    this.runtime
+      .updateResources(containerId, {
+        cpuCores: this.config.resources.cpuCores,
+        cpuShares: this.config.resources.cpuShares,
+        memoryBytes: this.config.resources.memoryBytes,
+        pidsLimit: this.config.resources.pidsLimit,
+      })
+      .catch((error: unknown) => log.warn({ err: error }, "applying the user's limits to the pooled workspace failed"));
+    log.info({ userId, port: session.port, containerId }, 'session created from the warm pool');
+    // A fresh step history for the gateway (a 'creating' step starts one), ending ready.
+    this.emitBuildStatus(claimedId, 'creating', { message: 'assigning a pre-started workspace' });
+    this.emitBuildStatus(claimedId, 'ready', { message: 'pre-started workspace assigned; dev server running' });
+    this.emitStatus(claimedId, Running, Creating, 'assigned a pre-started workspace');
+    return this.toDto(session, null);
+  }
+
+  /**
+   * Starts one pooled workspace: a session row owned by the pool's system user, started by the
+   * same job as a user's create, but at background priority and a low CPU weight. Answers its id.
+   */
+  async startPooled(templateName: string = DEFAULT_TEMPLATE_NAME): Promise<string> {
+    if (this.shuttingDown) throw new ServiceUnavailableError('the backend is shutting down');
+    this.template.templateDefinition(templateName);
+    const now = Date.now();
+    const id = randomUUID();
+    const previewToken = newPreviewToken();
+    const session = await this.ports.allocate((port) =>
+      this.sessions.transaction((manager) =>
+        this.sessions.insert(manager, {
+          id,
+          userId: POOL_USER_ID,
+          containerName: `workspace-pool-${this.nextTimestamp()}`,
+          port,
+          previewUrl: null,
+          status: Creating,
+          desiredStatus: Running,
+          templateName,
+          buildStep: 'queued',
+          expiresAt: new Date(now + this.config.sessions.ttlMinutes * 60_000),
+          lastActivityAt: new Date(now),
+          resourceAllocation: { ...this.config.resources, cpuShares: POOL_CPU_SHARES },
+          errorMessage: null,
+          previewToken,
+        }),
+      ),
+    );
+    this.queue.enqueue(session.id, () => this.runStart(session.id, 'create'), 'background');
+    return session.id;
+  }
+
   // ---------------------------------------------------------------- read
 
   async status(userId: string, id: string): Promise<WorkspaceSessionDto> {
-    return this.toDto(await this.sessions.findOwnedAndTouch(userId, id));
+    // The polled route: one read, and the activity write throttled (it halved the route's throughput).
+    const session = await this.sessions.findOwned(userId, id);
+    this.recordActivity(id);
+    return this.toDto(session);
   }
 
   async list(userId: string): Promise<WorkspaceSessionDto[]> {

@@ -19,6 +19,7 @@ import {
   WORKSPACE_LABELS,
   type WorkspaceAddress,
   type WorkspaceRuntime,
+  type WorkspaceVolumeInfo,
 } from './workspace-runtime.interface';
 import {
   listArchiveEntries,
@@ -73,6 +74,7 @@ export class DockerRuntime implements WorkspaceRuntime {
       [WORKSPACE_LABELS.sessionId]: spec.sessionId,
       [WORKSPACE_LABELS.userId]: spec.userId,
       [WORKSPACE_LABELS.template]: spec.templateName,
+      ...(this.options.deploymentId ? { [WORKSPACE_LABELS.deployment]: this.options.deploymentId } : {}),
     };
     await this.ensureNetwork();
     await this.docker.createVolume(volume, labels);
@@ -208,6 +210,15 @@ export class DockerRuntime implements WorkspaceRuntime {
       ),
     );
     return infos.filter((info): info is ContainerInfo => info !== null);
+  }
+
+  async oomKills(since: Date, until: Date): Promise<string[]> {
+    const events = await this.docker.containerEvents('oom', [`${WORKSPACE_LABELS.managed}=true`], since, until);
+    return [...new Set(events.map((event) => event.id))];
+  }
+
+  listVolumes(): Promise<WorkspaceVolumeInfo[]> {
+    return this.docker.listVolumeInfos([`${WORKSPACE_LABELS.managed}=true`]);
   }
 
   async readFile(id: string, path: string): Promise<Buffer> {

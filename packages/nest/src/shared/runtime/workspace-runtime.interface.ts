@@ -24,7 +24,15 @@ export const WORKSPACE_LABELS = {
   sessionId: 'dev.builder.session-id',
   userId: 'dev.builder.user-id',
   template: 'dev.builder.template',
+  /** Which deployment (backends sharing one database) made it; reconciliation touches only its own. */
+  deployment: 'dev.builder.deployment',
 } as const;
+
+/** A volume the runtime keeps for a workspace, with its labels. */
+export interface WorkspaceVolumeInfo {
+  name: string;
+  labels: Record<string, string>;
+}
 
 /**
  * The only way the backend touches a workspace: lifecycle, files, exec, logs, stats and its
@@ -61,6 +69,13 @@ export interface WorkspaceRuntime {
   address(id: string): Promise<WorkspaceAddress>;
   /** Workspaces this runtime manages (carrying {@link WORKSPACE_LABELS}.managed), for reconciliation. */
   list(): Promise<ContainerInfo[]>;
+  /**
+   * Workspaces in which the kernel's OOM killer ended a process between `since` and `until` (the
+   * dev server itself, or any process started in it), by workspace id.
+   */
+  oomKills?(since: Date, until: Date): Promise<string[]>;
+  /** Workspace volumes (carrying {@link WORKSPACE_LABELS}.managed), also those no container uses any more. */
+  listVolumes?(): Promise<WorkspaceVolumeInfo[]>;
   /** Reads a workspace file. `path` is relative and already validated by the caller. */
   readFile(id: string, path: string): Promise<Buffer>;
   /** Writes a workspace file, creating parent folders, owned by the workspace's user. */

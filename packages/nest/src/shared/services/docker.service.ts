@@ -262,6 +262,38 @@ export class DockerService {
   }
 
   /**
+   * Container events of one kind (e.g. `oom`) between two instants, for containers carrying every
+   * label filter. A bounded query (`until` set): the engine answers what it recorded and closes.
+   */
+  containerEvents(event: string, labels: string[], since: Date, until: Date): Promise<Array<{ id: string; time: number }>> {
+    return this.call(`events ${event}`, this.operationTimeoutMs, async (abortSignal) => {
+      const stream = (await this.docker.getEvents({
+        since: Math.floor(since.getTime() / 1000),
+        until: Math.ceil(until.getTime() / 1000),
+        filters: { type: ['container'], event: [event], label: labels },
+        abortSignal,
+      } as Dockerode.GetEventsOptions)) as unknown as Readable;
+      abortSignal.addEventListener('abort', () => stream.destroy());
+      let text = '';
+      for await (const chunk of stream) text += (chunk as Buffer).toString('utf8');
+      return text
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line) as { id?: string; Actor?: { ID?: string }; time?: number; timeNano?: number })
+        .map((e) => ({ id: e.Actor?.ID ?? e.id ?? '', time: e.timeNano ? Math.floor(e.timeNano / 1e6) : (e.time ?? 0) * 1000 }))
+        .filter((e) => e.id);
+    });
+  }
+
+  /** Volumes carrying every label filter, with their labels. */
+  listVolumeInfos(labels: string[]): Promise<Array<{ name: string; labels: Record<string, string> }>> {
+    return this.call('list volumes', this.operationTimeoutMs, async (abortSignal) => {
+      const answer = await this.docker.listVolumes({ filters: { label: labels }, abortSignal });
+      return (answer.Volumes ?? []).map((volume) => ({ name: volume.Name, labels: volume.Labels ?? {} }));
+    });
+  }
+
+  /**
    * Runs a command in a running container and waits for it (bounded by `timeoutMs`). Output is
    * demuxed into stdout and stderr, each kept to its last 1 MiB. On timeout the engine is left to
    * finish the process: the Docker API has no way to kill an exec.

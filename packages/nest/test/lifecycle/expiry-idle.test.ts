@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCKER_SOCKET, TEMPLATE_IMAGE, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
+import { previewGet } from '../support/preview-host';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { eventually, portIsBound, startTestApp, type TestApp } from '../support/test-app';
+
+// Ports of this file: 8400-8409.
+const PORT_RANGE = { PORT_RANGE_START: '8400', PORT_RANGE_END: '8409' };
+const IDLE_SECONDS = 20;
+const TTL_SECONDS = 75;
+
+const dockerReady = requireDocker('lifecycle-expiry-idle');
+
+describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+  const sessionIds = new Set<string>();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp({
+      DATABASE_URL: db.url,
+      RUNTIME: 'docker',
+      DOCKER_SOCKET,
+      TEMPLATE_IMAGE,
+      PREVIEW_MODE: 'proxy',
+      SESSION_TTL_SECONDS: String(TTL_SECONDS),
+      IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
+      LIFECYCLE_INTERVAL_MS: '1000',
+      ...PORT_RANGE,
+    });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await removeLeftovers(sessionIds);
+    await db?.drop();
+  });
+
+  /** The row as stored, read without touching the session (the API's status call counts as activity). */
+  async function row(id: string): Promise<{ status: string; port: number | null; error_message: string | null; container_id: string | null }> {
+    const [found] = await db.query<{ status: string; port: number | null; error_message: string | null; container_id: string | null }>(
+      'SELECT status, port, error_message, container_id FROM workspace_sessions WHERE id = $1',
+      [id],
+    );
+    return found;
+  }
+
+  it('stops an idle session, keeps one whose preview is used, and expires it at its lifetime', async () => {
+    const idleUser = await t.api.newUser('idle');
+    const busyUser = await t.api.newUser('busy');
+    const [idle, busy] = await Promise.all(
+      [idleUser, busyUser].map(async (user) => {
+        const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
+        expect(created.status).toBe(201);
+        sessionIds.add(created.body.id);
+        return created.body;
+      }),
+    );
+    const [idleRunning, busyRunning] = await Promise.all([
+      t.api.waitForSettled(idleUser.token, idle.id),
+      t.api.waitForSettled(busyUser.token, busy.id),
+    ]);
+    expect(idleRunning.status).toBe('running');
+    expect(busyRunning.status).toBe('running');
+    const idleRow = await row(idle.id);
+    const busyCreatedAt = Date.parse(busyRunning.createdAt);
+
+    // Preview traffic on the busy session only, through the proxy.
+    let traffic = true;
+    const pages: number[] = [];
+    const loop = (async () => {
+      while (traffic) {
+        pages.push((await previewGet(busyRunning.previewUrl).catch(() => ({ status: 0 }))).status);
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
+    })();
+
+    const [{ last_activity_at: lastActivity }] = await db.query<{ last_activity_at: Date }>(
+      'SELECT last_activity_at FROM workspace_sessions WHERE id = $1',
+      [idle.id],
+    );
+    expect(await eventually(async () => (await row(idle.id)).status === 'stopped', (IDLE_SECONDS + 20) * 1000, 500)).toBe(true);
+    console.log(
+      `[measure] idle session stopped ${Date.now() - lastActivity.getTime()} ms after its last activity (idle timeout ${IDLE_SECONDS} s)`,
+    );
+    const idleEnded = await row(idle.id);
+    expect(idleEnded.error_message).toMatch(/^idle: /);
+    expect(idleEnded.port).toBeNull();
+    expect(await leftoversOf([idle.id])).toEqual({ containers: [], volumes: [] });
+    expect(await portIsBound(idleRunning.port)).toBe(false);
+    expect(idleRow.container_id).not.toBeNull();
+
+    // The busy one outlived the idle timeout thanks to its preview traffic.
+    expect((await row(busy.id)).status).toBe('running');
+    expect(Date.now() - busyCreatedAt).toBeGreaterThan(IDLE_SECONDS * 1000);
+    expect(pages.filter((s) => s === 200).length).toBeGreaterThan(3);
+
+    // ...until its lifetime ends.
+    expect(await eventually(async () => (await row(busy.id)).status === 'stopped', TTL_SECONDS * 1000, 500)).toBe(true);
+    traffic = false;
+    await loop;
+    console.log(`[measure] busy session expired ${Date.now() - busyCreatedAt} ms after creation (TTL ${TTL_SECONDS} s)`);
+    const busyEnded = await t.api.request('GET', `/workspace/${busy.id}/status`, { token: busyUser.token });
+    expect(busyEnded.body).toMatchObject({ status: 'stopped', port: null, previewUrl: null });
+    expect(busyEnded.body.errorMessage).toMatch(/^expired: /);
+    expect(await leftoversOf([busy.id])).toEqual({ containers: [], volumes: [] });
+    expect(await portIsBound(busyRunning.port)).toBe(false);
+    // The ended preview answers 410.
+    expect((await previewGet(busyRunning.previewUrl)).status).toBe(410);
+
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/builder_reconcile_actions_total\{action="idle"\} 1/);
+    expect(metrics).toMatch(/builder_reconcile_actions_total\{action="expired"\} 1/);
+  });
+});
