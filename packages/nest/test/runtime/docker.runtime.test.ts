@@ -1,3 +1,4 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,6 +234,37 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     );
     expect(await fileError(runtime.writeFile(id, 'src', Buffer.from('x')))).toBe('not-a-file');
     expect((await runtime.exec(id, ['test', '-L', 'node_modules'])).exitCode).toBe(0);
+  });
+
+  it('never writes through a symlink the workspace planted toward the host, on either write path', async () => {
+    // A canary folder on the host; the workspace links to it (a dangling link inside the container,
+    // a real path on the host, where the fast path writes).
+    const canaryDir = mkdtempSync(join(tmpdir(), 'canary-'));
+    writeFileSync(join(canaryDir, 'canary.txt'), 'untouched');
+    try {
+      expect((await runtime.exec(id, ['ln', '-s', canaryDir, '/app/src/out'])).exitCode).toBe(0);
+      expect((await runtime.exec(id, ['ln', '-s', join(canaryDir, 'canary.txt'), '/app/src/link.css'])).exitCode).toBe(0);
+      const viaDir = await fileError(runtime.writeFile(id, 'src/out/canary.txt', Buffer.from('owned')));
+      expect(['outside', 'not-a-file', 'not-found']).toContain(viaDir);
+      const viaLink = await fileError(runtime.writeFile(id, 'src/link.css', Buffer.from('owned')));
+      expect(['outside', 'not-a-file']).toContain(viaLink);
+      expect(readFileSync(join(canaryDir, 'canary.txt'), 'utf8')).toBe('untouched');
+    } finally {
+      await runtime.exec(id, ['rm', '-f', '/app/src/out', '/app/src/link.css']);
+      rmSync(canaryDir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes new files through the engine and existing ones on the fast path, owned by the workspace user', async () => {
+    await runtime.writeFile(id, 'src/components/Fresh.astro', Buffer.from('<p>fresh</p>\n'));
+    const inode = async () => (await runtime.exec(id, ['stat', '-c', '%i', '/app/src/components/Fresh.astro'])).stdout.trim();
+    const before = await inode();
+    await runtime.writeFile(id, 'src/components/Fresh.astro', Buffer.from('<p>edited</p>\n'));
+    // The archive API replaces a file (a new inode); the fast path rewrites it in place.
+    expect(await inode()).toBe(before);
+    expect((await runtime.readFile(id, 'src/components/Fresh.astro')).toString()).toBe('<p>edited</p>\n');
+    const owner = await runtime.exec(id, ['stat', '-c', '%u:%g', '/app/src/components/Fresh.astro']);
+    expect(owner.stdout.trim()).toBe('1000:1000');
   });
 
   it('execs as uid 1000 with demuxed output and the exit code', async () => {

@@ -80,6 +80,33 @@ export class ConfinedFs {
     }
   }
 
+  /**
+   * Replaces the content of a file that already exists, and answers false (touching nothing) when
+   * it does not. Nothing is ever created: even if a folder on the way is swapped for a symlink, the
+   * most that is opened outside is an existing file, and that is refused before it is changed.
+   */
+  async overwriteExisting(path: string, content: Buffer): Promise<boolean> {
+    const relativePath = normalizeWorkspacePath(path);
+    const root = await this.realRoot();
+    let handle: FileHandle;
+    try {
+      handle = await open(join(root, relativePath), constants.O_WRONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw this.openError(error, relativePath);
+    }
+    try {
+      await this.assertOpenedInside(handle, root, relativePath);
+      if (!(await handle.stat()).isFile()) throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
+      await handle.truncate(0);
+      await handle.writeFile(content);
+      return true;
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Files and folders below the root, without ignored folders and without symlinks, sorted by path. */
   async listFiles(): Promise<FileTreeEntry[]> {
     const root = await this.realRoot();

@@ -1,3 +1,5 @@
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type Dockerode from 'dockerode';
 import type {
@@ -9,6 +11,7 @@ import type {
   ResourceAllocation,
 } from '@builder/shared';
 import { DockerService, dockerErrorMessage, dockerStatusCode } from '../services/docker.service';
+import { ConfinedFs } from './confined-fs.util';
 import { publishedContainerPort, toContainerInfo, toContainerStats } from './docker-mapping.util';
 import { demuxLines } from './docker-frames.util';
 import { DEFAULT_CONTAINER_PORT, DEV_SERVER_ENV } from './dev-server.constants';
@@ -48,6 +51,7 @@ export function workspaceVolumeName(sessionId: string): string {
 export class DockerRuntime implements WorkspaceRuntime {
   readonly kind = 'docker' as const;
   private network: Promise<void> | null = null;
+  private readonly hostVolumes = new Map<string, Promise<ConfinedFs | null>>();
 
   constructor(
     @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
@@ -114,6 +118,7 @@ export class DockerRuntime implements WorkspaceRuntime {
   }
 
   async remove(id: string): Promise<void> {
+    this.hostVolumes.delete(id);
     let info: Dockerode.ContainerInspectInfo;
     try {
       info = await this.docker.inspectContainer(id);
@@ -242,6 +247,19 @@ export class DockerRuntime implements WorkspaceRuntime {
 
   async writeFile(id: string, path: string, content: Buffer): Promise<void> {
     const relative = normalizeWorkspacePath(path);
+    // Same machine as the engine: an edit of an existing file goes straight into the volume's
+    // folder (~0.4 ms instead of ~120 ms through the archive API: most of an edit's HMR latency).
+    // New files and folders still go through the engine, so this process never creates anything
+    // on the host where a symlink planted by the workspace could lead.
+    const hostVolume = await this.hostVolume(id);
+    if (hostVolume) {
+      try {
+        if (await hostVolume.overwriteExisting(relative, content)) return;
+      } catch (error) {
+        if (error instanceof WorkspaceFileError) throw error;
+        // Anything else (the volume gone from the host, permissions): the engine decides.
+      }
+    }
     const tar = await packWorkspaceFile(relative, content);
     try {
       // The tar carries the parent folders, so one call creates them. The root is the volume, which
@@ -250,6 +268,29 @@ export class DockerRuntime implements WorkspaceRuntime {
     } catch (error) {
       throw this.fileError(error, id, relative);
     }
+  }
+
+  /**
+   * The workspace volume's folder on this host, when the engine runs here (a unix socket) and the
+   * folder is writable by this process; null otherwise (a remote engine, a Swarm node), and files
+   * then go through the engine's archive API. Looked up once per container.
+   */
+  private hostVolume(id: string): Promise<ConfinedFs | null> {
+    if (!this.options.hostVolumeWrites || this.options.dockerSocket.startsWith('tcp://')) return Promise.resolve(null);
+    let found = this.hostVolumes.get(id);
+    if (!found) {
+      found = this.docker
+        .inspectContainer(id)
+        .then(async (info) => {
+          const mount = (info.Mounts ?? []).find((m) => m.Type === 'volume' && m.Destination === WORKSPACE_DIR);
+          if (!mount?.Source) return null;
+          await access(mount.Source, fsConstants.W_OK);
+          return new ConfinedFs(mount.Source);
+        })
+        .catch(() => null);
+      this.hostVolumes.set(id, found);
+    }
+    return found;
   }
 
   async listFiles(id: string): Promise<FileTreeEntry[]> {

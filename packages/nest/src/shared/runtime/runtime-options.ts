@@ -20,6 +20,11 @@ export interface RuntimeOptions {
   dataDir: string;
   /** User-defined bridge network every workspace container joins. */
   networkName: string;
+  /**
+   * Write workspace files straight into the volume's folder when the engine runs on this host
+   * (much faster than the archive API; confined against symlinks). Off: always through the engine.
+   */
+  hostVolumeWrites: boolean;
   /** Linux bridge of that network; the workspace firewall rules match it by name. */
   bridgeName: string;
   /** Host address the dev server ports are published on. */
@@ -45,6 +50,7 @@ export const DEFAULT_RUNTIME_OPTIONS = {
   templateImage: 'localhost:5000/baseline-landing-template:latest',
   networkName: 'builder-workspaces',
   bridgeName: 'br-builder-ws',
+  hostVolumeWrites: true,
   publishHost: '127.0.0.1',
   startTimeoutMs: 60_000,
   pullTimeoutMs: 300_000,
