@@ -93,7 +93,11 @@ afterAll(async () => {
     const ids = (await docker('ps', '-aq', '--filter', 'label=dev.builder.managed=true', '--filter', 'publish=8300-8320').catch(() => ''))
       .split('\n')
       .filter(Boolean);
-    for (const id of ids) await docker('rm', '-f', '-v', id).catch(() => undefined);
+    for (const id of ids) {
+      const volumes = await docker('inspect', '-f', '{{range .Mounts}}{{.Name}} {{end}}', id).catch(() => '');
+      await docker('rm', '-f', id).catch(() => undefined);
+      for (const volume of volumes.split(' ').filter(Boolean)) await docker('volume', 'rm', volume).catch(() => undefined);
+    }
   }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
@@ -104,6 +108,16 @@ describe('builder end to end in Chromium', () => {
     const { browser, close } = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
+      // Vite's client in the preview logs this once its HMR socket is open: edits made before that
+      // moment would be missed by the page (a person does not type that fast; a test does).
+      let hmrConnections = 0;
+      page.on('console', (message) => {
+        if (message.text().includes('[vite] connected')) hmrConnections++;
+      });
+      const hmrConnected = (atLeast: number) =>
+        waitFor(`the preview's HMR socket (connection ${atLeast})`, async () => (hmrConnections >= atLeast ? true : undefined), {
+          timeoutMs: 60_000,
+        });
       const email = `e2e-${Date.now()}@example.test`;
 
       await page.goto(`${WEB}/login`);
@@ -124,6 +138,8 @@ describe('builder end to end in Chromium', () => {
       expect(new URL(previewUrl!).origin).not.toBe(new URL(WEB).origin);
       await screenshot(page, 'preview-live');
 
+      await hmrConnected(1);
+
       // A page edit saved from the editor panel: Astro reloads the preview by itself.
       await page.selectOption('[data-testid="editor-file-picker"]', 'src/pages/index.astro');
       const textarea = page.locator('[data-testid="editor-textarea"]');
@@ -138,13 +154,13 @@ describe('builder end to end in Chromium', () => {
           const text = await frame.locator('#hero-title').textContent({ timeout: 2_000 });
           return text?.includes('Edited in the builder') ? true : undefined;
         },
-        { timeoutMs: 30_000, intervalMs: 200 },
+        { timeoutMs: 45_000, intervalMs: 200 },
       );
       await screenshot(page, 'markup-edited');
 
       // A stylesheet edit applies as a hot update: the marker on the preview's window survives.
+      await hmrConnected(2); // the reloaded page's own socket
       frame = await previewFrame(page);
-      await frame.waitForTimeout(500);
       await frame.evaluate(() => ((window as unknown as { __marker: string }).__marker = 'kept'));
       await page.selectOption('[data-testid="editor-file-picker"]', 'src/styles/theme.css');
       await expect.poll(() => textarea.inputValue(), { timeout: 30_000 }).toContain('.feature-card');

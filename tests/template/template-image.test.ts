@@ -113,11 +113,16 @@ describe('baseline template image', () => {
     const { browser, close } = await launchChromium();
     try {
       const page = await browser.newPage();
+      // Vite's client logs this once its HMR socket is open; an edit before that would be missed.
+      let hmrConnections = 0;
+      page.on('console', (message) => {
+        if (message.text().includes('[vite] connected')) hmrConnections++;
+      });
+      const hmrConnected = (atLeast: number) =>
+        waitFor('the HMR socket', async () => (hmrConnections >= atLeast ? true : undefined), { timeoutMs: 30_000 });
       await page.goto(url, { waitUntil: 'load' });
       await page.locator('#hero-title').waitFor();
-      // Let Vite's client open its HMR socket before the first edit.
-      await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.includes('@vite/client')));
-      await page.waitForTimeout(500);
+      await hmrConnected(1);
 
       // .astro markup: Astro reloads the page by itself; the test never reloads it.
       const indexPath = join(dir, 'src/pages/index.astro');
@@ -130,7 +135,7 @@ describe('baseline template image', () => {
       );
 
       // A CSS file: a hot update, no reload (the marker on window survives).
-      await page.waitForTimeout(300);
+      await hmrConnected(2); // the reloaded page's own socket
       await page.evaluate(() => ((window as unknown as { __marker: string }).__marker = 'kept'));
       const cssPath = join(dir, 'src/styles/theme.css');
       writeFileSync(cssPath, readFileSync(cssPath, 'utf8') + '\n#hero-title { letter-spacing: 7px; }\n');
