@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser';
+import { expectHotEdit } from '../support/hot-edit';
 import { docker, requireDocker } from '../support/docker';
 import { waitFor } from '../support/http';
 import { type Service, startService } from '../support/processes';
@@ -158,20 +159,21 @@ describe('builder end to end in Chromium', () => {
       );
       await screenshot(page, 'markup-edited');
 
-      // A stylesheet edit applies as a hot update: the marker on the preview's window survives.
+      // A stylesheet edit applies as a hot update: a marker on the preview's window survives.
       await hmrConnected(2); // the reloaded page's own socket
       frame = await previewFrame(page);
-      await frame.evaluate(() => ((window as unknown as { __marker: string }).__marker = 'kept'));
       await page.selectOption('[data-testid="editor-file-picker"]', 'src/styles/theme.css');
       await expect.poll(() => textarea.inputValue(), { timeout: 30_000 }).toContain('.feature-card');
-      await textarea.fill(`${await textarea.inputValue()}\n#hero-title { color: rgb(255, 200, 0); }\n`);
-      await page.click('[data-testid="editor-save"]');
-      await frame.waitForFunction(
-        () => getComputedStyle(document.querySelector('#hero-title')!).color === 'rgb(255, 200, 0)',
-        undefined,
-        { timeout: 30_000 },
-      );
-      expect(await frame.evaluate(() => (window as unknown as { __marker?: string }).__marker)).toBe('kept');
+      const stylesheet = await textarea.inputValue();
+      const hotFrame = frame;
+      await expectHotEdit(hotFrame, {
+        write: async (n) => {
+          await textarea.fill(`${stylesheet}\n#hero-title { color: rgb(255, 200, ${n}); }\n`);
+          await page.click('[data-testid="editor-save"]');
+        },
+        applied: (n) =>
+          hotFrame.evaluate((color) => getComputedStyle(document.querySelector('#hero-title')!).color === color, `rgb(255, 200, ${n})`),
+      });
       await screenshot(page, 'style-hot-updated');
 
       // Leaving the builder deletes the session and its container.

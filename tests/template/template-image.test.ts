@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser';
+import { expectHotEdit } from '../support/hot-edit';
 import { docker, requireDocker } from '../support/docker';
 import { fetchText, freePort, waitFor } from '../support/http';
 
@@ -134,27 +135,24 @@ describe('baseline template image', () => {
         { timeout: 15_000 },
       );
 
-      // A CSS file: a hot update, no reload (the marker on window survives).
+      // A CSS file: a hot update, no reload (a marker on window survives).
       await hmrConnected(2); // the reloaded page's own socket
-      await page.evaluate(() => ((window as unknown as { __marker: string }).__marker = 'kept'));
       const cssPath = join(dir, 'src/styles/theme.css');
-      writeFileSync(cssPath, readFileSync(cssPath, 'utf8') + '\n#hero-title { letter-spacing: 7px; }\n');
-      await page.waitForFunction(
-        () => getComputedStyle(document.querySelector('#hero-title')!).letterSpacing === '7px',
-        undefined,
-        { timeout: 15_000 },
-      );
-      expect(await page.evaluate(() => (window as unknown as { __marker?: string }).__marker)).toBe('kept');
+      const css = readFileSync(cssPath, 'utf8');
+      await expectHotEdit(page, {
+        write: (n) => writeFileSync(cssPath, `${css}\n#hero-title { letter-spacing: ${n + 6}px; }\n`),
+        applied: (n) =>
+          page.evaluate((px) => getComputedStyle(document.querySelector('#hero-title')!).letterSpacing === px, `${n + 6}px`),
+      });
 
       // A <style> block inside the .astro file: also a hot update without reload.
       const current = readFileSync(indexPath, 'utf8');
-      writeFileSync(indexPath, current.replace('min-width: 12rem;', 'min-width: 12rem;\n    outline: 3px solid rgb(255, 0, 0);'));
-      await page.waitForFunction(
-        () => getComputedStyle(document.querySelector('#counter')!).outlineColor === 'rgb(255, 0, 0)',
-        undefined,
-        { timeout: 15_000 },
-      );
-      expect(await page.evaluate(() => (window as unknown as { __marker?: string }).__marker)).toBe('kept');
+      await expectHotEdit(page, {
+        write: (n) =>
+          writeFileSync(indexPath, current.replace('min-width: 12rem;', `min-width: 12rem;\n    outline: 3px solid rgb(255, ${n}, 0);`)),
+        applied: (n) =>
+          page.evaluate((color) => getComputedStyle(document.querySelector('#counter')!).outlineColor === color, `rgb(255, ${n}, 0)`),
+      });
     } finally {
       await close();
     }
