@@ -20,6 +20,7 @@ const HERO = 'Build your landing page in minutes';
 let api: Service | undefined;
 let web: Service | undefined;
 let dataDir = '';
+let dropDatabase: (() => Promise<void>) | undefined;
 let enabled = false;
 let shot = 0;
 
@@ -61,6 +62,12 @@ beforeAll(async () => {
   await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
   await admin.query(`CREATE DATABASE ${dbName}`);
   await admin.end();
+  dropDatabase = async () => {
+    const client = new (await import('pg')).Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await client.end();
+  };
   const env = {
     ...process.env,
     NODE_ENV: 'test',
@@ -100,6 +107,7 @@ afterAll(async () => {
       for (const volume of volumes.split(' ').filter(Boolean)) await docker('volume', 'rm', volume).catch(() => undefined);
     }
   }
+  await dropDatabase?.().catch(() => undefined);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
