@@ -115,19 +115,13 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         if (owner.length === 0) throw new InvalidTokenError('the account of this access token no longer exists');
         if ((await this.sessions.countActive(userId, manager)) >= limit) throw new QuotaExceededError(limit);
         return this.sessions.insert(manager, {
+          ...this.newSessionRow(now, templateName),
           id,
           userId,
           containerName,
           port,
           previewUrl: this.previewUrl(port, id, previewToken),
-          status: Creating,
-          desiredStatus: Running,
-          templateName,
-          buildStep: 'queued',
-          expiresAt: new Date(now + this.config.sessions.ttlMinutes * 60_000),
-          lastActivityAt: new Date(now),
           resourceAllocation: this.config.resources,
-          errorMessage: null,
           previewToken,
         });
       }),
@@ -226,19 +220,13 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     const session = await this.ports.allocate((port) =>
       this.sessions.transaction((manager) =>
         this.sessions.insert(manager, {
+          ...this.newSessionRow(now, templateName),
           id,
           userId: POOL_USER_ID,
           containerName: `workspace-pool-${this.nextTimestamp()}`,
           port,
           previewUrl: null,
-          status: Creating,
-          desiredStatus: Running,
-          templateName,
-          buildStep: 'queued',
-          expiresAt: new Date(now + this.config.sessions.ttlMinutes * 60_000),
-          lastActivityAt: new Date(now),
           resourceAllocation: { ...this.config.resources, cpuShares: POOL_CPU_SHARES },
-          errorMessage: null,
           previewToken,
         }),
       ),
@@ -583,6 +571,19 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
   private emitStatus(sessionId: string, status: WorkspaceStatus, previous: WorkspaceStatus | null, reason?: string): void {
     this.events.emit('status', { sessionId, status, previous, ...(reason ? { reason } : {}), at: new Date().toISOString() });
+  }
+
+  /** What every new session row starts with, a user's or the pool's: queued, due to run, fresh clocks. */
+  private newSessionRow(now: number, templateName: string) {
+    return {
+      status: Creating,
+      desiredStatus: Running,
+      templateName,
+      buildStep: 'queued' as const,
+      expiresAt: new Date(now + this.config.sessions.ttlMinutes * 60_000),
+      lastActivityAt: new Date(now),
+      errorMessage: null,
+    };
   }
 
   /**
