@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { fetchPreview, startTestApp, type TestApp } from '../support/test-app';
+import { describe, expect, it } from 'vitest';
+import { leftoversOf, requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
+import { fetchPreview } from '../support/test-app';
 
 // Ports of this file: 8020-8049.
 const PORT_RANGE = { PORT_RANGE_START: '8020', PORT_RANGE_END: '8049' };
@@ -10,28 +10,11 @@ const CREATES = 20;
 const dockerReady = requireDocker('workspace-concurrency');
 
 describe.skipIf(!dockerReady)(`${CREATES} concurrent creates on Docker`, () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  const sessionIds = new Set<string>();
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({
-      DATABASE_URL: db.url,
-      RUNTIME: 'docker',
-      DOCKER_SOCKET,
-      TEMPLATE_IMAGE,
-      MAX_SESSIONS_PER_USER: String(CREATES + 5),
-      START_CONCURRENCY: '2',
-      START_TIMEOUT_MS: '180000',
-      ...PORT_RANGE,
-    });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
+  const t = useDockerApp({
+    MAX_SESSIONS_PER_USER: String(CREATES + 5),
+    START_CONCURRENCY: '2',
+    START_TIMEOUT_MS: '180000',
+    ...PORT_RANGE,
   });
 
   it('never share a port, all reach running or fail clearly, and nothing is left after deletes', { timeout: 600_000 }, async () => {
@@ -42,7 +25,7 @@ describe.skipIf(!dockerReady)(`${CREATES} concurrent creates on Docker`, () => {
     );
     for (const response of created) {
       expect(response.status, response.text).toBe(201);
-      sessionIds.add(response.body.id);
+      t.sessionIds.add(response.body.id);
     }
     const ports = created.map((r) => r.body.port as number);
     expect(new Set(ports).size).toBe(CREATES);
@@ -74,7 +57,7 @@ describe.skipIf(!dockerReady)(`${CREATES} concurrent creates on Docker`, () => {
       const answer = await fetchPreview(`${session.previewUrl}/whoami.txt`);
       expect(answer.text.trim()).toBe(session.id);
     }
-    const activePorts = await db.query<{ port: number; n: number }>(
+    const activePorts = await t.db.query<{ port: number; n: number }>(
       `SELECT port, count(*)::int AS n FROM workspace_sessions
         WHERE status IN ('creating', 'running', 'stopping') GROUP BY port HAVING count(*) > 1`,
     );
@@ -86,8 +69,8 @@ describe.skipIf(!dockerReady)(`${CREATES} concurrent creates on Docker`, () => {
         expect(response.status).toBe(204);
       }),
     );
-    expect(await leftoversOf(sessionIds)).toEqual({ containers: [], volumes: [] });
-    const stillActive = await db.query(`SELECT id FROM workspace_sessions WHERE status <> 'stopped'`);
+    expect(await leftoversOf(t.sessionIds)).toEqual({ containers: [], volumes: [] });
+    const stillActive = await t.db.query(`SELECT id FROM workspace_sessions WHERE status <> 'stopped'`);
     expect(stillActive).toEqual([]);
   });
 });

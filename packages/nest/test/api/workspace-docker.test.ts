@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, containerExists, leftoversOf, removeLeftovers, requireDocker, volumeExists } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { eventually, fetchPreview, portIsBound, startTestApp, type TestApp } from '../support/test-app';
+import { describe, expect, it } from 'vitest';
+import { containerExists, leftoversOf, requireDocker, volumeExists } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
+import { eventually, fetchPreview, portIsBound } from '../support/test-app';
 
 // Ports of this file: 8000-8004 (other files use other ranges; the runtime suites use 8050-8099).
 const PORT_RANGE = { PORT_RANGE_START: '8000', PORT_RANGE_END: '8004' };
@@ -10,26 +10,7 @@ const LANDING_TEXT = 'Build your landing page in minutes';
 const dockerReady = requireDocker('workspace-docker');
 
 describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  const sessionIds = new Set<string>();
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({
-      DATABASE_URL: db.url,
-      RUNTIME: 'docker',
-      DOCKER_SOCKET,
-      TEMPLATE_IMAGE,
-      ...PORT_RANGE,
-    });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-  });
+  const t = useDockerApp(PORT_RANGE);
 
   it('registers, logs in and answers me', async () => {
     const email = `Ada.${Date.now()}@Example.com`;
@@ -60,7 +41,7 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(created.status).toBe(201);
     const session = created.body;
-    sessionIds.add(session.id);
+    t.sessionIds.add(session.id);
     expect(session).toMatchObject({ status: 'creating', templateName: 'baseline-landing' });
     expect(['queued', 'creating']).toContain(session.buildStep);
     expect(session.port).toBeGreaterThanOrEqual(8000);
@@ -78,7 +59,7 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     expect(page.status).toBe(200);
     expect(page.text).toContain(LANDING_TEXT);
 
-    const rows = await db.query<{ container_id: string; container_name: string }>(
+    const rows = await t.db.query<{ container_id: string; container_name: string }>(
       'SELECT container_id, container_name FROM workspace_sessions WHERE id = $1',
       [session.id],
     );
@@ -114,7 +95,7 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     expect(await containerExists(containerId)).toBe(false);
     expect(await volumeExists(volume)).toBe(false);
     expect(await portIsBound(session.port)).toBe(false);
-    const active = await db.query(
+    const active = await t.db.query(
       `SELECT 1 FROM workspace_sessions WHERE port = $1 AND status IN ('creating', 'running', 'stopping')`,
       [session.port],
     );
@@ -128,7 +109,7 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
   it('restarts the dev server of a running session', async () => {
     const user = await t.api.newUser('restart');
     const created = await t.api.request('POST', '/workspace/create', { token: user.token });
-    sessionIds.add(created.body.id);
+    t.sessionIds.add(created.body.id);
     const running = await t.api.waitForSettled(user.token, created.body.id);
     expect(running.status).toBe('running');
 
@@ -149,7 +130,7 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
   it('a delete while the workspace is starting leaves nothing behind', async () => {
     const user = await t.api.newUser('early-delete');
     const created = await t.api.request('POST', '/workspace/create', { token: user.token });
-    sessionIds.add(created.body.id);
+    t.sessionIds.add(created.body.id);
     await new Promise((r) => setTimeout(r, 300));
     expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
     // The start job notices it lost the session and removes what it had created.
@@ -163,14 +144,7 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
   });
   it('shutting down in the middle of creates leaves no half-created row or container', async () => {
     await t.close();
-    const second = await startTestApp({
-      DATABASE_URL: db.url,
-      RUNTIME: 'docker',
-      DOCKER_SOCKET,
-      TEMPLATE_IMAGE,
-      START_CONCURRENCY: '1',
-      ...PORT_RANGE,
-    });
+    const second = await t.startApp({ START_CONCURRENCY: '1' });
     try {
       const user = await second.api.newUser('shutdown');
       const ids: string[] = [];
@@ -178,13 +152,13 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
         const created = await second.api.request('POST', '/workspace/create', { token: user.token });
         expect(created.status).toBe(201);
         ids.push(created.body.id);
-        sessionIds.add(created.body.id);
+        t.sessionIds.add(created.body.id);
       }
       await new Promise((r) => setTimeout(r, 1500)); // the first one is being created by now
     } finally {
       await second.close();
     }
-    const rows = await db.query<{ status: string; error_message: string | null }>(
+    const rows = await t.db.query<{ status: string; error_message: string | null }>(
       `SELECT status, error_message FROM workspace_sessions s JOIN users u ON u.id = s.user_id WHERE u.email LIKE 'shutdown-%'`,
     );
     expect(rows).toHaveLength(3);
@@ -192,6 +166,6 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
       expect(row.status).toBe('error');
       expect(row.error_message).toMatch(/shut down/);
     }
-    expect(await leftoversOf(sessionIds)).toEqual({ containers: [], volumes: [] });
+    expect(await leftoversOf(t.sessionIds)).toEqual({ containers: [], volumes: [] });
   });
 });

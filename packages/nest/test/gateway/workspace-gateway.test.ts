@@ -9,11 +9,11 @@ import type {
 } from '@builder/shared';
 import { JwtService } from '@nestjs/jwt';
 import { io, type Socket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HmrRelayService } from '../../src/modules/workspace/hmr/hmr-relay.service';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { eventually, startTestApp, type TestApp } from '../support/test-app';
+import { requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
+import { eventually } from '../support/test-app';
 
 // Ports of this file: 8010-8014.
 const PORT_RANGE = { PORT_RANGE_START: '8010', PORT_RANGE_END: '8014' };
@@ -31,9 +31,7 @@ interface Heard {
 }
 
 describe.skipIf(!dockerReady)('Socket.IO gateway /workspace on a real dev server', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  const sessionIds = new Set<string>();
+  const t = useDockerApp(PORT_RANGE);
   const sockets: ClientSocket[] = [];
 
   function connect(token: string | undefined | null, extra: Record<string, unknown> = {}): ClientSocket {
@@ -75,16 +73,8 @@ describe.skipIf(!dockerReady)('Socket.IO gateway /workspace on a real dev server
     return socket.timeout(10_000).emitWithAck('subscribe', { sessionId } as { sessionId: string });
   }
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({ DATABASE_URL: db.url, RUNTIME: 'docker', DOCKER_SOCKET, TEMPLATE_IMAGE, ...PORT_RANGE });
-  });
-
-  afterAll(async () => {
+  afterAll(() => {
     for (const socket of sockets) socket.disconnect();
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
   });
 
   it('refuses no token, a bad token and an expired token with a message', async () => {
@@ -112,7 +102,7 @@ describe.skipIf(!dockerReady)('Socket.IO gateway /workspace on a real dev server
     const created = await t.api.request('POST', '/workspace/create', { token: owner.token, body: {} });
     expect(created.status).toBe(201);
     const id: string = created.body.id;
-    sessionIds.add(id);
+    t.sessionIds.add(id);
 
     expect(await subscribe(ownerSocket, id)).toEqual({ ok: true });
     const refused = await subscribe(strangerSocket, id);

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
+import { describe, expect, it } from 'vitest';
+import { leftoversOf, requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
 import { previewGet } from '../support/preview-host';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { eventually, portIsBound, startTestApp, type TestApp } from '../support/test-app';
+import { eventually, portIsBound } from '../support/test-app';
 
 // Ports of this file: 8400-8409.
 const PORT_RANGE = { PORT_RANGE_START: '8400', PORT_RANGE_END: '8409' };
@@ -12,34 +12,17 @@ const TTL_SECONDS = 75;
 const dockerReady = requireDocker('lifecycle-expiry-idle');
 
 describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  const sessionIds = new Set<string>();
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({
-      DATABASE_URL: db.url,
-      RUNTIME: 'docker',
-      DOCKER_SOCKET,
-      TEMPLATE_IMAGE,
-      PREVIEW_MODE: 'proxy',
-      SESSION_TTL_SECONDS: String(TTL_SECONDS),
-      IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
-      LIFECYCLE_INTERVAL_MS: '1000',
-      ...PORT_RANGE,
-    });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
+  const t = useDockerApp({
+    PREVIEW_MODE: 'proxy',
+    SESSION_TTL_SECONDS: String(TTL_SECONDS),
+    IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
+    LIFECYCLE_INTERVAL_MS: '1000',
+    ...PORT_RANGE,
   });
 
   /** The row as stored, read without touching the session (the API's status call counts as activity). */
   async function row(id: string): Promise<{ status: string; port: number | null; error_message: string | null; container_id: string | null }> {
-    const [found] = await db.query<{ status: string; port: number | null; error_message: string | null; container_id: string | null }>(
+    const [found] = await t.db.query<{ status: string; port: number | null; error_message: string | null; container_id: string | null }>(
       'SELECT status, port, error_message, container_id FROM workspace_sessions WHERE id = $1',
       [id],
     );
@@ -53,7 +36,7 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
       [idleUser, busyUser].map(async (user) => {
         const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
         expect(created.status).toBe(201);
-        sessionIds.add(created.body.id);
+        t.sessionIds.add(created.body.id);
         return created.body;
       }),
     );
@@ -76,7 +59,7 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
       }
     })();
 
-    const [{ last_activity_at: lastActivity }] = await db.query<{ last_activity_at: Date }>(
+    const [{ last_activity_at: lastActivity }] = await t.db.query<{ last_activity_at: Date }>(
       'SELECT last_activity_at FROM workspace_sessions WHERE id = $1',
       [idle.id],
     );

@@ -2,9 +2,8 @@ import { type AddressInfo, type Server, connect, createServer } from 'node:net';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../src/shared/runtime/workspace-runtime.interface';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, docker, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { docker, requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
 
 // Ports of this file: 8440-8444.
 const PORT_RANGE = { PORT_RANGE_START: '8440', PORT_RANGE_END: '8444' };
@@ -39,28 +38,24 @@ function hostConnects(host: string, port: number): Promise<boolean> {
 }
 
 describe.skipIf(!dockerReady)('workspace container isolation (inspected on a running workspace)', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useDockerApp(PORT_RANGE);
   let runtime: WorkspaceRuntime;
   let info: Dockerode.ContainerInspectInfo;
   let other: Dockerode.ContainerInspectInfo;
   let hostServer: Server;
   let gateway: string;
-  const sessionIds = new Set<string>();
 
   const run = (command: string[]) => runtime.exec(info.Id, command, { timeoutMs: 20_000 });
   const node = (script: string, ...args: string[]) => run(['node', '-e', script, ...args]);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({ DATABASE_URL: db.url, RUNTIME: 'docker', DOCKER_SOCKET, TEMPLATE_IMAGE, ...PORT_RANGE });
     runtime = t.app.get<WorkspaceRuntime>(WORKSPACE_RUNTIME);
     const user = await t.api.newUser('isolation');
     const created = await Promise.all([0, 1].map(() => t.api.request('POST', '/workspace/create', { token: user.token, body: {} })));
     const ids: string[] = created.map((c) => c.body.id);
-    ids.forEach((id) => sessionIds.add(id));
+    ids.forEach((id) => t.sessionIds.add(id));
     for (const id of ids) expect((await t.api.waitForSettled(user.token, id)).status).toBe('running');
-    const rows = await db.query<{ id: string; container_id: string }>(
+    const rows = await t.db.query<{ id: string; container_id: string }>(
       'SELECT id, container_id FROM workspace_sessions WHERE id = ANY($1::uuid[])',
       [ids],
     );
@@ -79,11 +74,8 @@ describe.skipIf(!dockerReady)('workspace container isolation (inspected on a run
     await new Promise<void>((resolve) => hostServer.listen(0, gateway, resolve));
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     hostServer?.close();
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
   });
 
   it('does not run as root', async () => {

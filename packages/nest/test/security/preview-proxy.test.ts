@@ -1,10 +1,10 @@
 import { request } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers, requireDocker } from '../support/docker';
+import { requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
 import { previewGet } from '../support/preview-host';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { eventually, startTestApp, type TestApp } from '../support/test-app';
+import { eventually } from '../support/test-app';
 
 // Ports of this file: 8450-8454.
 const PORT_RANGE = { PORT_RANGE_START: '8450', PORT_RANGE_END: '8454' };
@@ -55,35 +55,21 @@ function upgradeStatus(previewUrl: string, origin: string): Promise<number> {
 }
 
 describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useDockerApp({ PREVIEW_MODE: 'proxy', ...PORT_RANGE });
   let browser: Browser | undefined;
-  const sessionIds = new Set<string>();
   const users: Array<{ token: string }> = [];
   const sessions: any[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({
-      DATABASE_URL: db.url,
-      RUNTIME: 'docker',
-      DOCKER_SOCKET,
-      TEMPLATE_IMAGE,
-      PREVIEW_MODE: 'proxy',
-      ...PORT_RANGE,
-    });
     for (const prefix of ['owner', 'other']) users.push(await t.api.newUser(prefix));
     const created = await Promise.all(users.map((u) => t.api.request('POST', '/workspace/create', { token: u.token, body: {} })));
-    for (const c of created) sessionIds.add(c.body.id);
+    for (const c of created) t.sessionIds.add(c.body.id);
     for (const [i, c] of created.entries()) sessions.push(await t.api.waitForSettled(users[i].token, c.body.id));
     for (const s of sessions) expect(s.status).toBe('running');
   });
 
   afterAll(async () => {
     await browser?.close().catch(() => undefined);
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
   });
 
   it('serves the owner its preview through the proxy', async () => {

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll } from 'vitest';
+import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers } from './docker';
+import { createTestDatabase, type TestDatabase } from './test-database';
+import { startTestApp, type TestApp } from './test-app';
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * The app of a Docker suite: a TestApp on its own fresh database and the Docker runtime. Its fields
+ * can be read once the suite's beforeAll has run.
+ */
+export interface DockerTestApp extends TestApp {
+  db: TestDatabase;
+  /** Sessions the suite created: what they leave in the engine is removed after the suite. */
+  sessionIds: Set<string>;
+  /** Another app on the same database and environment, plus `overrides`; closed after the suite. */
+  startApp(overrides?: Env): Promise<TestApp>;
+}
+
+/**
+ * Registers the suite's hooks: beforeAll creates the database and starts the app with the Docker
+ * runtime and `env` (the file's PORT_RANGE and overrides); afterAll closes every app it started,
+ * removes the sessions' leftovers and drops the database. Call it inside the suite's `describe`.
+ * Hooks a file registers after this call run after its beforeAll and before its afterAll.
+ */
+export function useDockerApp(env: Env): DockerTestApp {
+  let db: TestDatabase | undefined;
+  let main: TestApp | undefined;
+  const started: TestApp[] = [];
+  const sessionIds = new Set<string>();
+
+  function ready<T>(value: T | undefined): T {
+    if (value === undefined) throw new Error('useDockerApp: read before its beforeAll ran');
+    return value;
+  }
+
+  async function startApp(overrides: Env = {}): Promise<TestApp> {
+    const app = await startTestApp({
+      DATABASE_URL: ready(db).url,
+      RUNTIME: 'docker',
+      DOCKER_SOCKET,
+      TEMPLATE_IMAGE,
+      ...env,
+      ...overrides,
+    });
+    started.push(app);
+    return app;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    main = await startApp();
+  });
+
+  afterAll(async () => {
+    for (const app of started) await app.close();
+    await removeLeftovers(sessionIds);
+    await db?.drop();
+  });
+
+  return {
+    get db() {
+      return ready(db);
+    },
+    get app() {
+      return ready(main).app;
+    },
+    get baseUrl() {
+      return ready(main).baseUrl;
+    },
+    get api() {
+      return ready(main).api;
+    },
+    close: () => ready(main).close(),
+    sessionIds,
+    startApp,
+  };
+}
