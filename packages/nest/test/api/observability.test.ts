@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { describe, expect, it } from 'vitest';
+import { requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
+import { startTestApp } from '../support/test-app';
 
 // Ports of this file: 8330-8334.
 const PORT_RANGE = { PORT_RANGE_START: '8330', PORT_RANGE_END: '8334' };
@@ -9,20 +9,7 @@ const PORT_RANGE = { PORT_RANGE_START: '8330', PORT_RANGE_END: '8334' };
 const dockerReady = requireDocker('observability');
 
 describe.skipIf(!dockerReady)('health, readiness and metrics', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  const sessionIds = new Set<string>();
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({ DATABASE_URL: db.url, RUNTIME: 'docker', DOCKER_SOCKET, TEMPLATE_IMAGE, ...PORT_RANGE });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-  });
+  const t = useDockerApp(PORT_RANGE);
 
   it('answers liveness and readiness at the root, without auth', async () => {
     const live = await fetch(`${t.baseUrl}/health`);
@@ -38,7 +25,7 @@ describe.skipIf(!dockerReady)('health, readiness and metrics', () => {
 
   it('reports not ready with the reason when the engine does not answer', async () => {
     const broken = await startTestApp({
-      DATABASE_URL: db.url,
+      DATABASE_URL: t.db.url,
       RUNTIME: 'docker',
       DOCKER_SOCKET: '/tmp/no-such-docker-engine.sock',
       ...PORT_RANGE,
@@ -55,12 +42,7 @@ describe.skipIf(!dockerReady)('health, readiness and metrics', () => {
   });
 
   it('exposes sessions by status, create durations, port use and per-workspace CPU and memory', async () => {
-    const user = await t.api.newUser('metrics');
-    const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(created.status).toBe(201);
-    sessionIds.add(created.body.id);
-    const settled = await t.api.waitForSettled(user.token, created.body.id);
-    expect(settled.status).toBe('running');
+    const { token, session } = await t.runningSession('metrics');
 
     const res = await fetch(`${t.baseUrl}/metrics`);
     expect(res.status).toBe(200);
@@ -69,10 +51,10 @@ describe.skipIf(!dockerReady)('health, readiness and metrics', () => {
     expect(text).toMatch(/builder_workspace_sessions\{status="running"\} 1/);
     expect(text).toMatch(/builder_workspace_create_duration_seconds_count 1/);
     expect(text).toMatch(/builder_port_pool_in_use_ratio 0\.2/);
-    expect(text).toMatch(new RegExp(`builder_workspace_memory_bytes\\{session_id="${created.body.id}"\\} [1-9]`));
-    expect(text).toMatch(new RegExp(`builder_workspace_cpu_percent\\{session_id="${created.body.id}"\\}`));
+    expect(text).toMatch(new RegExp(`builder_workspace_memory_bytes\\{session_id="${session.id}"\\} [1-9]`));
+    expect(text).toMatch(new RegExp(`builder_workspace_cpu_percent\\{session_id="${session.id}"\\}`));
     expect(text).toMatch(/builder_reconcile_actions_total|builder_api_process_cpu_seconds_total/);
 
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${session.id}`, { token })).status).toBe(204);
   });
 });

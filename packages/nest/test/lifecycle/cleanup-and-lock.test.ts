@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { JobLock } from '../../src/modules/workspace/lifecycle/job-lock.service';
 import { SessionCleanupService } from '../../src/modules/workspace/lifecycle/session-cleanup.service';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { portIsBound, startTestApp, type TestApp } from '../support/test-app';
+import { leftoversOf, requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
+import { portIsBound, type TestApp } from '../support/test-app';
 
 // Ports of this file: 8460-8464 (the two apps share the database, hence the range).
 const PORT_RANGE = { PORT_RANGE_START: '8460', PORT_RANGE_END: '8464' };
@@ -11,23 +11,11 @@ const PORT_RANGE = { PORT_RANGE_START: '8460', PORT_RANGE_END: '8464' };
 const dockerReady = requireDocker('lifecycle-cleanup-and-lock');
 
 describe.skipIf(!dockerReady)('clean-up is idempotent and concurrent-safe; jobs run once across processes', () => {
-  let db: TestDatabase;
-  let a: TestApp;
+  const a = useDockerApp(PORT_RANGE);
   let b: TestApp;
-  const sessionIds = new Set<string>();
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const env = { DATABASE_URL: db.url, RUNTIME: 'docker', DOCKER_SOCKET, TEMPLATE_IMAGE, ...PORT_RANGE };
-    a = await startTestApp(env);
-    b = await startTestApp(env);
-  });
-
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
+    b = await a.startApp();
   });
 
   it('two processes: a job guarded by the advisory lock runs in one of them at a time', async () => {
@@ -48,11 +36,7 @@ describe.skipIf(!dockerReady)('clean-up is idempotent and concurrent-safe; jobs 
   });
 
   it('ending a session from both processes and its owner at once: one final status, nothing left', async () => {
-    const user = await a.api.newUser('cleanup');
-    const created = await a.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    sessionIds.add(created.body.id);
-    const running = await a.api.waitForSettled(user.token, created.body.id);
-    expect(running.status).toBe('running');
+    const { token, session: running } = await a.runningSession('cleanup');
 
     const outcomes = await Promise.all([
       a.app.get(SessionCleanupService).end(running.id, 'error', 'test: ended by process A'),
@@ -60,7 +44,7 @@ describe.skipIf(!dockerReady)('clean-up is idempotent and concurrent-safe; jobs 
       a.app.get(SessionCleanupService).end(running.id, 'error', 'test: ended by process A again'),
     ]);
     expect(outcomes.filter(Boolean)).toHaveLength(1);
-    const [row] = await db.query<{ status: string; port: number | null; error_message: string }>(
+    const [row] = await a.db.query<{ status: string; port: number | null; error_message: string }>(
       'SELECT status, port, error_message FROM workspace_sessions WHERE id = $1',
       [running.id],
     );
@@ -72,8 +56,8 @@ describe.skipIf(!dockerReady)('clean-up is idempotent and concurrent-safe; jobs 
 
     // Twice more, and the owner's DELETE: no error, nothing changes but the owner's final word.
     expect(await b.app.get(SessionCleanupService).end(running.id, 'error', 'again')).toBe(false);
-    expect((await a.api.request('DELETE', `/workspace/${running.id}`, { token: user.token })).status).toBe(204);
-    const after = await a.api.request('GET', `/workspace/${running.id}/status`, { token: user.token });
+    expect((await a.api.request('DELETE', `/workspace/${running.id}`, { token })).status).toBe(204);
+    const after = await a.api.request('GET', `/workspace/${running.id}/status`, { token });
     expect(after.body.status).toBe('stopped');
   });
 });

@@ -3,9 +3,8 @@ import { type Server, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { DOCKER_SOCKET, requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
 
 // Ports of this file: 8430-8432 (three, so the range can be exhausted).
 const PORT_RANGE = { PORT_RANGE_START: '8430', PORT_RANGE_END: '8432' };
@@ -55,48 +54,33 @@ class EngineSocketProxy {
 }
 
 describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and quotas', () => {
-  let db: TestDatabase;
-  let t: TestApp;
   const proxy = new EngineSocketProxy(join(tmpdir(), `docker-proxy-${process.pid}.sock`), DOCKER_SOCKET);
-  const sessionIds = new Set<string>();
   let firstUser: { token: string } | undefined;
 
-  beforeAll(async () => {
-    await proxy.up();
-    db = await createTestDatabase();
-    t = await startTestApp({
-      DATABASE_URL: db.url,
-      RUNTIME: 'docker',
-      DOCKER_SOCKET: proxy.path,
-      TEMPLATE_IMAGE,
-      MAX_SESSIONS_PER_USER: '2',
-      HEALTH_INTERVAL_MS: '1000',
-      RECONCILE_INTERVAL_MS: '2000',
-      ...PORT_RANGE,
-    });
-  });
-
+  // Registered before the app's hooks: the proxy is up before the app starts and down after it closed.
+  beforeAll(() => proxy.up());
   afterAll(async () => {
-    await t?.close();
     await proxy.down();
     rmSync(proxy.path, { force: true });
-    await removeLeftovers(sessionIds);
-    await db?.drop();
+  });
+
+  const t = useDockerApp({
+    DOCKER_SOCKET: proxy.path,
+    MAX_SESSIONS_PER_USER: '2',
+    HEALTH_INTERVAL_MS: '1000',
+    RECONCILE_INTERVAL_MS: '2000',
+    ...PORT_RANGE,
   });
 
   it('answers 503 with a message while the engine is away, keeps running sessions, and works again when it is back', async () => {
-    const user = await t.api.newUser('outage');
+    const { session: first, ...user } = await t.runningSession('outage');
     firstUser = user;
-    const first = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(first.status).toBe(201);
-    sessionIds.add(first.body.id);
-    expect((await t.api.waitForSettled(user.token, first.body.id)).status).toBe('running');
 
     await proxy.down();
     const refused = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(refused.status).toBe(503);
     expect(refused.body.message).toMatch(/Docker engine .* does not answer/);
-    const files = await t.api.request('GET', `/workspace/${first.body.id}/files/src/pages/index.astro`, { token: user.token });
+    const files = await t.api.request('GET', `/workspace/${first.id}/files/src/pages/index.astro`, { token: user.token });
     expect(files.status).toBe(503);
     expect(files.body.message).toMatch(/does not answer/);
     const ready = await fetch(`${t.baseUrl}/health/ready`);
@@ -104,16 +88,16 @@ describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and q
     // Health checks and reconciliation run meanwhile (1-2 s intervals) and must not take the outage
     // for dead workspaces.
     await new Promise((r) => setTimeout(r, 4_500));
-    const [row] = await db.query<{ status: string }>('SELECT status FROM workspace_sessions WHERE id = $1', [first.body.id]);
+    const [row] = await t.db.query<{ status: string }>('SELECT status FROM workspace_sessions WHERE id = $1', [first.id]);
     expect(row.status).toBe('running');
 
     await proxy.up();
     expect((await fetch(`${t.baseUrl}/health/ready`)).status).toBe(200);
-    const read = await t.api.request('GET', `/workspace/${first.body.id}/files/src/pages/index.astro`, { token: user.token });
+    const read = await t.api.request('GET', `/workspace/${first.id}/files/src/pages/index.astro`, { token: user.token });
     expect(read.status).toBe(200);
     const second = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(second.status).toBe(201);
-    sessionIds.add(second.body.id);
+    t.sessionIds.add(second.body.id);
     expect((await t.api.waitForSettled(user.token, second.body.id)).status).toBe('running');
   }, 300_000);
 
@@ -127,7 +111,7 @@ describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and q
     const user = await t.api.newUser('quota');
     const third = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(third.status).toBe(201);
-    sessionIds.add(third.body.id);
+    t.sessionIds.add(third.body.id);
     // All three ports of the range are held now.
     const noPort = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(noPort.status).toBe(503);

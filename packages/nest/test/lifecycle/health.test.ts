@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../src/shared/runtime/workspace-runtime.interface';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, docker, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { eventually, fetchPreview, portIsBound, startTestApp, type TestApp } from '../support/test-app';
+import { docker, leftoversOf, requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
+import { eventually, fetchPreview, portIsBound } from '../support/test-app';
 
 // Ports of this file: 8410-8419.
 const PORT_RANGE = { PORT_RANGE_START: '8410', PORT_RANGE_END: '8419' };
@@ -11,40 +11,10 @@ const HEALTH_INTERVAL_MS = 4_000;
 const dockerReady = requireDocker('lifecycle-health');
 
 describe.skipIf(!dockerReady)('health monitoring: dead and out-of-memory workspaces', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-  const sessionIds = new Set<string>();
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({
-      DATABASE_URL: db.url,
-      RUNTIME: 'docker',
-      DOCKER_SOCKET,
-      TEMPLATE_IMAGE,
-      HEALTH_INTERVAL_MS: String(HEALTH_INTERVAL_MS),
-      ...PORT_RANGE,
-    });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-  });
-
-  async function runningSession(prefix: string): Promise<{ token: string; session: any }> {
-    const user = await t.api.newUser(prefix);
-    const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(created.status).toBe(201);
-    sessionIds.add(created.body.id);
-    const session = await t.api.waitForSettled(user.token, created.body.id);
-    expect(session.status).toBe('running');
-    return { token: user.token, session };
-  }
+  const t = useDockerApp({ HEALTH_INTERVAL_MS: String(HEALTH_INTERVAL_MS), ...PORT_RANGE });
 
   async function row(id: string) {
-    const [found] = await db.query<{ status: string; container_id: string; error_message: string | null; port: number | null }>(
+    const [found] = await t.db.query<{ status: string; container_id: string; error_message: string | null; port: number | null }>(
       'SELECT status, container_id, error_message, port FROM workspace_sessions WHERE id = $1',
       [id],
     );
@@ -52,7 +22,7 @@ describe.skipIf(!dockerReady)('health monitoring: dead and out-of-memory workspa
   }
 
   it('a container killed from outside is restarted within one health interval; killed again, it ends in error and is cleaned up', async () => {
-    const { token, session } = await runningSession('killed');
+    const { token, session } = await t.runningSession('killed');
     const { container_id: containerId } = await row(session.id);
     const firstStart = (await docker.getContainer(containerId).inspect()).State.StartedAt;
 
@@ -86,7 +56,7 @@ describe.skipIf(!dockerReady)('health monitoring: dead and out-of-memory workspa
   });
 
   it('a workspace whose memory runs out (OOM kill) is marked error with a message saying so', async () => {
-    const { token, session } = await runningSession('oom');
+    const { token, session } = await t.runningSession('oom');
     const { container_id: containerId } = await row(session.id);
     const runtime = t.app.get<WorkspaceRuntime>(WORKSPACE_RUNTIME);
     // A memory hog inside the workspace, as a user's code could be; the kernel's OOM killer ends it.

@@ -1,8 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requireDocker } from '../support/docker';
+import { useDockerApp } from '../support/docker-app';
 
 // Ports of this file: 8455-8459.
 const PORT_RANGE = { PORT_RANGE_START: '8455', PORT_RANGE_END: '8459' };
@@ -19,29 +18,16 @@ interface Probe {
 }
 
 describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every error has a message', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useDockerApp({ JWT_SECRET: SECRET, ...PORT_RANGE });
   let token: string;
   let userId: string;
   let sessionId: string;
-  const sessionIds = new Set<string>();
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp({ DATABASE_URL: db.url, RUNTIME: 'docker', DOCKER_SOCKET, TEMPLATE_IMAGE, JWT_SECRET: SECRET, ...PORT_RANGE });
-    const user = await t.api.newUser('sweep');
+    const user = await t.runningSession('sweep');
     token = user.token;
     userId = user.userId;
-    const created = await t.api.request('POST', '/workspace/create', { token, body: {} });
-    sessionId = created.body.id;
-    sessionIds.add(sessionId);
-    expect((await t.api.waitForSettled(token, sessionId)).status).toBe('running');
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
+    sessionId = user.session.id;
   });
 
   async function send(probe: Probe): Promise<{ status: number; body: any; text: string }> {

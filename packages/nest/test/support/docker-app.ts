@@ -1,7 +1,7 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers } from './docker';
 import { createTestDatabase, type TestDatabase } from './test-database';
-import { startTestApp, type TestApp } from './test-app';
+import { startTestApp, type TestApp, type TestUser } from './test-app';
 
 type Env = Record<string, string | undefined>;
 
@@ -15,6 +15,8 @@ export interface DockerTestApp extends TestApp {
   sessionIds: Set<string>;
   /** Another app on the same database and environment, plus `overrides`; closed after the suite. */
   startApp(overrides?: Env): Promise<TestApp>;
+  /** A new user with a session created and running (both steps asserted), tracked in sessionIds. */
+  runningSession(prefix: string): Promise<TestUser & { session: any }>;
 }
 
 /**
@@ -74,5 +76,15 @@ export function useDockerApp(env: Env): DockerTestApp {
     close: () => ready(main).close(),
     sessionIds,
     startApp,
+    async runningSession(prefix) {
+      const api = ready(main).api;
+      const user = await api.newUser(prefix);
+      const created = await api.request('POST', '/workspace/create', { token: user.token, body: {} });
+      expect(created.status).toBe(201);
+      sessionIds.add(created.body.id);
+      const session = await api.waitForSettled(user.token, created.body.id);
+      expect(session.status).toBe('running');
+      return { ...user, session };
+    },
   };
 }

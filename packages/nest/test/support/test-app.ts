@@ -35,6 +35,14 @@ export async function startTestApp(env: Record<string, string | undefined>): Pro
   };
 }
 
+/** A registered user, as `ApiClient.newUser` answers it. */
+export interface TestUser {
+  email: string;
+  password: string;
+  token: string;
+  userId: string;
+}
+
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
@@ -72,7 +80,7 @@ export class ApiClient {
   }
 
   /** Registers a fresh user and answers its token and id. */
-  async newUser(prefix = 'user'): Promise<{ email: string; password: string; token: string; userId: string }> {
+  async newUser(prefix = 'user'): Promise<TestUser> {
     const email = `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
     const password = 'correct horse battery';
     const registered = await this.request('POST', '/auth/register', { body: { email, password } });
