@@ -105,7 +105,7 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     expect(row.user_id).toBe(user.userId);
     const limitsApplied = async () => {
       const info = await docker.getContainer(row.container_id!).inspect();
-      return info.HostConfig.NanoCpus === 0.5e9 && info.HostConfig.CpuShares === 512;
+      return info.HostConfig.CpuQuota === 500_000 && info.HostConfig.CpuPeriod === 1_000_000 && info.HostConfig.CpuShares === 512;
     };
     expect(await eventually(limitsApplied, 10_000, 100)).toBe(true);
 

@@ -173,6 +173,9 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     expect(info.Config.Healthcheck).toMatchObject({ Interval: options.healthcheckIntervalMs * 1_000_000, Retries: 3 });
     expect(info.Config.Cmd).toEqual([
       'node',
+      '--optimize-for-size',
+      '--max-semi-space-size=1',
+      '--v8-pool-size=1',
       'node_modules/astro/astro.js',
       'dev',
       '--host',
@@ -300,11 +303,12 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     expect(logs.join('\n')).toMatch(/astro|Local|entrypoint/i);
   });
 
-  it('applies a CPU quota to the live container', async () => {
+  it('applies a CPU quota to the live container: half a core, accounted per second', async () => {
     await runtime.updateResources(id, { cpuCores: 0.5 });
     const info = await engine.getContainer(id).inspect();
-    expect(info.HostConfig.NanoCpus).toBe(500_000_000);
-    expect(info.HostConfig.CpuQuota ?? 0).toBe(0);
+    expect(info.HostConfig.CpuQuota).toBe(500_000);
+    expect(info.HostConfig.CpuPeriod).toBe(1_000_000);
+    expect(info.HostConfig.NanoCpus ?? 0).toBe(0);
   });
 
   it('initializes the workspace through TemplateService without installing', async () => {

@@ -15,7 +15,7 @@ import type {
   ResourceAllocation,
 } from '@builder/shared';
 import { ConfinedFs } from './confined-fs.util';
-import { DEV_SERVER_ENV } from './dev-server.constants';
+import { DEV_SERVER_ENV, DEV_SERVER_NODE_FLAGS } from './dev-server.constants';
 import { LineRing, OutputTail } from './docker-frames.util';
 import { groupAlive, readGroupUsage, signalGroup } from './process-group.util';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
@@ -161,6 +161,7 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
         WATCHDOG_SCRIPT,
         'workspace-watchdog',
         process.execPath,
+        ...DEV_SERVER_NODE_FLAGS,
         astro,
         'dev',
         '--host',
