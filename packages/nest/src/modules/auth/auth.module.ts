@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -13,7 +14,9 @@ import { JwtAuthGuard } from './jwt-auth.guard';
     JwtModule.registerAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
-        secret: config.jwt.secret,
+        // A key object, made once: given a string, jsonwebtoken tries (and fails) to parse it as a
+        // public key on every verify, ~1.2 ms of CPU per authenticated request.
+        secret: createSecretKey(Buffer.from(config.jwt.secret, 'utf8')),
         signOptions: {
           // A bare number is seconds; otherwise a duration like "12h" (validated at start-up).
           expiresIn: (/^\d+$/.test(config.jwt.expiresIn)

@@ -9,13 +9,13 @@ import { Repository } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceSessionEntity } from '../workspace/entities/session.entity';
+import { WorkspaceSessionRepository } from '../workspace/workspace-session.repository';
 import { WorkspaceEventsService } from '../workspace/workspace-events.service';
 import { parsePreviewHost, tokensEqual } from './preview-host';
 
 /** Host header the dev server sees for every proxied request and upgrade: one Vite allows. */
 const UPSTREAM_HOST = 'localhost';
 const RESOLVE_CACHE_MS = 2_000;
-const ACTIVITY_WRITE_EVERY_MS = 15_000;
 
 const NO_SUCH_PREVIEW = { ok: false, status: 404, message: 'no such preview' } as const;
 
@@ -34,7 +34,6 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
   private readonly logger = new Logger(PreviewProxyService.name);
   private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: true, changeOrigin: false });
   private readonly cache = new Map<string, { resolution: Resolution; token: string | null; until: number }>();
-  private readonly lastActivityWrite = new Map<string, number>();
   private server: Server | null = null;
   private readonly unsubscribe: () => void;
   private apiListeners: Array<(req: IncomingMessage, res: ServerResponse) => void> = [];
@@ -47,6 +46,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     private readonly adapterHost: HttpAdapterHost,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     @InjectRepository(WorkspaceSessionEntity) private readonly sessions: Repository<WorkspaceSessionEntity>,
+    private readonly activity: WorkspaceSessionRepository,
     events: WorkspaceEventsService,
   ) {
     // A status change (ended, restarted) must reach the proxy at once, not after the cache expires.
@@ -96,7 +96,8 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     }
     const resolution = await this.resolve(parsed);
     if (!resolution.ok) return sendError(res, resolution.status, resolution.message);
-    this.touch(resolution.sessionId);
+    // Preview traffic is activity: a preview in use never goes idle.
+    this.activity.recordActivity(resolution.sessionId);
     req.headers.host = UPSTREAM_HOST;
     this.proxy.web(req, res, { target: resolution.target });
   }
@@ -111,7 +112,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     }
     const resolution = await this.resolve(parsed);
     if (!resolution.ok) return refuseUpgrade(socket, resolution.status, resolution.message);
-    this.touch(resolution.sessionId);
+    this.activity.recordActivity(resolution.sessionId);
     req.headers.host = UPSTREAM_HOST;
     this.proxy.ws(req, socket, head, { target: resolution.target });
   }
@@ -152,19 +153,6 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     }
   }
 
-  /** Preview traffic is activity: a preview in use never goes idle. Written at most every 15 s. */
-  private touch(sessionId: string): void {
-    const now = Date.now();
-    if ((this.lastActivityWrite.get(sessionId) ?? 0) + ACTIVITY_WRITE_EVERY_MS > now) return;
-    this.lastActivityWrite.set(sessionId, now);
-    this.sessions
-      .createQueryBuilder()
-      .update(WorkspaceSessionEntity)
-      .set({ lastActivityAt: () => 'now()' })
-      .where('id = :id', { id: sessionId })
-      .execute()
-      .catch((error: unknown) => this.logger.warn(`activity update failed for ${sessionId}: ${String(error)}`));
-  }
 }
 
 function sameOrigin(origin: string, hostHeader: string | undefined): boolean {

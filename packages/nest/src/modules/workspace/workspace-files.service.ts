@@ -24,12 +24,12 @@ export class WorkspaceFilesService {
   ) {}
 
   async list(userId: string, id: string): Promise<FileTreeDto> {
-    const containerId = requireRunning(await this.sessions.findOwnedAndTouch(userId, id));
+    const containerId = requireRunning(await this.ownedSession(userId, id));
     return { entries: await this.runtime.listFiles(containerId) };
   }
 
   async read(userId: string, id: string, rawPath: unknown): Promise<FileContentDto> {
-    const session = await this.sessions.findOwnedAndTouch(userId, id);
+    const session = await this.ownedSession(userId, id);
     const path = parseWorkspacePath(rawPath, { forWrite: false });
     const content = await this.runtime.readFile(requireRunning(session), path);
     if (content.length > this.config.files.maxBytes) {
@@ -45,7 +45,7 @@ export class WorkspaceFilesService {
   }
 
   async write(userId: string, id: string, rawPath: unknown, content: unknown): Promise<WriteFileResultDto> {
-    const session = await this.sessions.findOwnedAndTouch(userId, id);
+    const session = await this.ownedSession(userId, id);
     const path = parseWorkspacePath(rawPath, { forWrite: true });
     if (typeof content !== 'string') throw new InvalidFileError('content must be a string');
     const bytes = Buffer.from(content, 'utf8');
@@ -56,6 +56,13 @@ export class WorkspaceFilesService {
     }
     await this.runtime.writeFile(requireRunning(session), path, bytes);
     return { path, size: bytes.length };
+  }
+
+  /** One read on the edit path (it is part of every edit's HMR latency); activity is written behind. */
+  private async ownedSession(userId: string, id: string): Promise<WorkspaceSessionEntity> {
+    const session = await this.sessions.findOwned(userId, id);
+    this.sessions.recordActivity(id);
+    return session;
   }
 }
 

@@ -1,9 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { ACTIVE_WORKSPACE_STATUSES, type ResourceAllocation, type WorkspaceStatus } from '@builder/shared';
 import { type EntityManager, In, type Repository } from 'typeorm';
 import { SessionNotFoundError } from '../../shared/errors/session-not-found.error';
 import { WorkspaceSessionEntity } from './entities/session.entity';
+
+/** Activity from hot paths is written at most this often per session. */
+const ACTIVITY_WRITE_EVERY_MS = 15_000;
 
 /** Columns a transition may set besides `status`. */
 export type SessionPatch = Partial<
@@ -19,6 +22,10 @@ export type SessionPatch = Partial<
  */
 @Injectable()
 export class WorkspaceSessionRepository {
+  private readonly log = new Logger(WorkspaceSessionRepository.name);
+  /** When each session's activity was last written by this process. */
+  private readonly lastActivityWrite = new Map<string, number>();
+
   constructor(@InjectRepository(WorkspaceSessionEntity) private readonly repo: Repository<WorkspaceSessionEntity>) {}
 
   /**
@@ -66,6 +73,19 @@ export class WorkspaceSessionRepository {
   /** Records activity without reading the session. */
   async touch(id: string): Promise<void> {
     await this.repo.query(`UPDATE workspace_sessions SET last_activity_at = now() WHERE id = $1`, [id]);
+  }
+
+  /**
+   * Records activity for the idle timeout from a hot path (file edits, status polls, socket
+   * heartbeats, preview traffic): fire-and-forget, at most one write per session every
+   * {@link ACTIVITY_WRITE_EVERY_MS}, far below the idle timeout's minutes.
+   */
+  recordActivity(id: string): void {
+    const now = Date.now();
+    if ((this.lastActivityWrite.get(id) ?? 0) + ACTIVITY_WRITE_EVERY_MS > now) return;
+    if (this.lastActivityWrite.size >= 10_000) this.lastActivityWrite.clear();
+    this.lastActivityWrite.set(id, now);
+    this.touch(id).catch((error: unknown) => this.log.warn(`recording activity of ${id} failed: ${String(error)}`));
   }
 
   findById(id: string): Promise<WorkspaceSessionEntity | null> {

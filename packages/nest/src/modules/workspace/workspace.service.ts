@@ -40,8 +40,6 @@ class SupersededError extends Error {
 
 /** How many times a start picks another port when the runtime finds its port taken. */
 const PORT_RETRIES = 2;
-/** Activity from sockets is written at most this often per session. */
-const ACTIVITY_WRITE_EVERY_MS = 15_000;
 /** How long shutdown waits for in-flight starts to notice and clean up. */
 const SHUTDOWN_SETTLE_MS = 15_000;
 
@@ -57,7 +55,6 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   private readonly inFlight = new Map<string, { containerId: string | null }>();
   /** Sessions this process brought to `running` on the local runtime (their processes are our children). */
   private readonly localRunning = new Set<string>();
-  private readonly lastActivityWrite = new Map<string, number>();
   /** The tail of each session's chain of runtime operations (see {@link serialized}). */
   private readonly runtimeOps = new Map<string, Promise<void>>();
   private shuttingDown = false;
@@ -248,18 +245,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     return (await this.sessions.listForUser(userId)).map((session) => this.toDto(session));
   }
 
-  /**
-   * Records activity on a session (socket heartbeats, subscriptions) for the idle timeout.
-   * Fire-and-forget and throttled: at most one write per session every {@link ACTIVITY_WRITE_EVERY_MS}.
-   */
+  /** Records activity on a session (socket heartbeats, subscriptions) for the idle timeout. */
   recordActivity(sessionId: string): void {
-    const now = Date.now();
-    if ((this.lastActivityWrite.get(sessionId) ?? 0) + ACTIVITY_WRITE_EVERY_MS > now) return;
-    this.lastActivityWrite.set(sessionId, now);
-    if (this.lastActivityWrite.size > 10_000) this.lastActivityWrite.clear();
-    this.sessions
-      .touch(sessionId)
-      .catch((error: unknown) => this.log.warn({ err: error, sessionId }, 'recording activity failed'));
+    this.sessions.recordActivity(sessionId);
   }
 
   // ---------------------------------------------------------------- delete
