@@ -51,6 +51,8 @@ export class AppConfig {
     ttlMinutes: number;
     /** May be fractional when set through IDLE_TIMEOUT_SECONDS. */
     idleTimeoutMinutes: number;
+    /** At most one activity write per session per this many ms. */
+    activityWriteIntervalMs: number;
     startConcurrency: number;
   };
 
@@ -107,6 +109,7 @@ export class AppConfig {
       maxPerUser: env.MAX_SESSIONS_PER_USER,
       ttlMinutes: env.SESSION_TTL_SECONDS !== undefined ? env.SESSION_TTL_SECONDS / 60 : env.SESSION_TTL_MINUTES,
       idleTimeoutMinutes: env.IDLE_TIMEOUT_SECONDS !== undefined ? env.IDLE_TIMEOUT_SECONDS / 60 : env.IDLE_TIMEOUT_MINUTES,
+      activityWriteIntervalMs: env.ACTIVITY_WRITE_INTERVAL_MS,
       startConcurrency: env.START_CONCURRENCY,
     };
     this.pool = { size: env.WARM_POOL_SIZE ?? (env.NODE_ENV === 'test' ? 0 : DEFAULT_WARM_POOL_SIZE) };

@@ -53,6 +53,11 @@ export const envSchema = z
     MAX_SESSIONS_PER_USER: int(1, 10000).default(3),
     SESSION_TTL_MINUTES: int(1, 10080).default(120),
     IDLE_TIMEOUT_MINUTES: int(1, 10080).default(30),
+    /**
+     * Activity (API calls, socket heartbeats, preview traffic) is written at most this often per
+     * session: the hot paths never wait for it, and the idle timeout counts in minutes anyway.
+     */
+    ACTIVITY_WRITE_INTERVAL_MS: int(0, 600_000).default(15_000),
     /** Overrides SESSION_TTL_MINUTES / IDLE_TIMEOUT_MINUTES with seconds (short lifetimes in tests). */
     SESSION_TTL_SECONDS: int(5, 604800).optional(),
     IDLE_TIMEOUT_SECONDS: int(5, 604800).optional(),
@@ -73,7 +78,12 @@ export const envSchema = z
      */
     DEPLOYMENT_ID: optionalString.pipe(z.string().regex(/^[a-zA-Z0-9_.-]{1,63}$/, 'must be 1-63 letters, digits, _ . -').optional()),
     START_TIMEOUT_MS: int(1000, 3_600_000).default(120_000),
-    START_CONCURRENCY: int(1, 256).default(Math.max(1, cpus().length)),
+    /**
+     * Dev-server starts run at once; the rest wait in the queue with their position shown. A start
+     * keeps 1-1.5 cores busy (node, esbuild, V8 threads), so the default is half the cores: on the
+     * 2-core machine a burst of 20 at 2 at once took each start 2.6× a lone start's time.
+     */
+    START_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(cpus().length / 2))),
     /**
      * Pre-started workspaces kept ready for instant creates (docker runtime only); 0 disables the pool.
      * Unset: 2 (one per core of a 2-core machine), but 0 under NODE_ENV=test so suites opt in.

@@ -22,6 +22,7 @@ describe('configuration', () => {
     ['JWT_SECRET', { JWT_SECRET: 'short' }],
     ['WORKSPACE_CPU_CORES', { WORKSPACE_CPU_CORES: '-1' }],
     ['START_CONCURRENCY', { START_CONCURRENCY: '0' }],
+    ['ACTIVITY_WRITE_INTERVAL_MS', { ACTIVITY_WRITE_INTERVAL_MS: '-5' }],
     ['PREVIEW_MODE', { PREVIEW_MODE: 'tunnel' }],
     ['MAX_FILE_BYTES', { MAX_FILE_BYTES: 'lots' }],
     ['WEB_ORIGIN', { WEB_ORIGIN: 'localhost:3001' }],

@@ -2,11 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { ACTIVE_WORKSPACE_STATUSES, type ResourceAllocation, type WorkspaceStatus } from '@builder/shared';
 import { type EntityManager, In, type Repository } from 'typeorm';
+import { AppConfig } from '../../config/app-config';
 import { SessionNotFoundError } from '../../shared/errors/session-not-found.error';
 import { WorkspaceSessionEntity } from './entities/session.entity';
-
-/** Activity from hot paths is written at most this often per session. */
-const ACTIVITY_WRITE_EVERY_MS = 15_000;
 
 /** Columns a transition may set besides `status`. */
 export type SessionPatch = Partial<
@@ -26,7 +24,10 @@ export class WorkspaceSessionRepository {
   /** When each session's activity was last written by this process. */
   private readonly lastActivityWrite = new Map<string, number>();
 
-  constructor(@InjectRepository(WorkspaceSessionEntity) private readonly repo: Repository<WorkspaceSessionEntity>) {}
+  constructor(
+    @InjectRepository(WorkspaceSessionEntity) private readonly repo: Repository<WorkspaceSessionEntity>,
+    private readonly config: AppConfig,
+  ) {}
 
   /**
    * Moves a session from one of `from` to `to`, setting `patch` with it. Answers whether this call
@@ -78,11 +79,11 @@ export class WorkspaceSessionRepository {
   /**
    * Records activity for the idle timeout from a hot path (file edits, status polls, socket
    * heartbeats, preview traffic): fire-and-forget, at most one write per session every
-   * {@link ACTIVITY_WRITE_EVERY_MS}, far below the idle timeout's minutes.
+   * ACTIVITY_WRITE_INTERVAL_MS (15 s), far below the idle timeout's minutes.
    */
   recordActivity(id: string): void {
     const now = Date.now();
-    if ((this.lastActivityWrite.get(id) ?? 0) + ACTIVITY_WRITE_EVERY_MS > now) return;
+    if ((this.lastActivityWrite.get(id) ?? -Infinity) + this.config.sessions.activityWriteIntervalMs > now) return;
     if (this.lastActivityWrite.size >= 10_000) this.lastActivityWrite.clear();
     this.lastActivityWrite.set(id, now);
     this.touch(id).catch((error: unknown) => this.log.warn(`recording activity of ${id} failed: ${String(error)}`));
