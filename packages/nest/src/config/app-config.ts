@@ -40,6 +40,8 @@ export class AppConfig {
     templateImage: string;
     templateDir: string;
     startTimeoutMs: number;
+    /** Docker's own health check interval; 0: off. */
+    healthcheckIntervalMs: number;
   };
 
   readonly ports: { start: number; end: number };
@@ -96,6 +98,7 @@ export class AppConfig {
       templateImage: env.TEMPLATE_IMAGE,
       templateDir: resolve(repoRoot, env.TEMPLATE_DIR ?? 'workspace-templates/baseline-landing'),
       startTimeoutMs: env.START_TIMEOUT_MS,
+      healthcheckIntervalMs: env.WORKSPACE_HEALTHCHECK_INTERVAL_MS,
     };
     this.ports = { start: env.PORT_RANGE_START, end: env.PORT_RANGE_END };
     this.resources = {

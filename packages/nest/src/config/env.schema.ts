@@ -79,6 +79,11 @@ export const envSchema = z
     DEPLOYMENT_ID: optionalString.pipe(z.string().regex(/^[a-zA-Z0-9_.-]{1,63}$/, 'must be 1-63 letters, digits, _ . -').optional()),
     START_TIMEOUT_MS: int(1000, 3_600_000).default(120_000),
     /**
+     * Docker's own health check of each workspace, in ms; 0 (default) leaves it off, because each
+     * check starts a process in the container (~0.19 CPU-s). The health monitor probes over HTTP.
+     */
+    WORKSPACE_HEALTHCHECK_INTERVAL_MS: int(0, 3_600_000).default(0),
+    /**
      * Dev-server starts run at once; the rest wait in the queue with their position shown. A start
      * keeps 1-1.5 cores busy (node, esbuild, V8 threads), so the default is half the cores: on the
      * 2-core machine a burst of 20 at 2 at once took each start 2.6× a lone start's time.

@@ -80,7 +80,8 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'docker-runtime-test-'));
     // A network of this run only: the backend's own network is never touched by tests.
-    options = testOptions({ dataDir, networkName: `builder-workspaces-${runId}` });
+    // Docker's own health check is off by default; on here, to prove it works when configured.
+    options = testOptions({ dataDir, networkName: `builder-workspaces-${runId}`, healthcheckIntervalMs: 2_000 });
     service = new DockerService(options);
     runtime = new DockerRuntime(options, service);
     expect(await runtime.ensureImage(TEMPLATE_IMAGE)).toBe('present');

@@ -107,6 +107,10 @@ describe.skipIf(!dockerReady)('workspace container isolation (inspected on a run
     expect(info.HostConfig.PidsLimit).toBe(256);
   });
 
+  it('carries no Docker health check: the backend probes its dev server instead', () => {
+    expect(info.Config.Healthcheck?.Test).toEqual(['NONE']);
+  });
+
   it('has memory and CPU limits', async () => {
     expect(info.HostConfig.Memory).toBe(512 * 1024 * 1024);
     expect(info.HostConfig.MemorySwap).toBe(512 * 1024 * 1024);

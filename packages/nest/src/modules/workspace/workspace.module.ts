@@ -33,6 +33,7 @@ import { WorkspaceService } from './workspace.service';
         templateDir: config.runtime.templateDir,
         dataDir: config.dataDir,
         startTimeoutMs: config.runtime.startTimeoutMs,
+        healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
         deploymentId: config.lifecycle.deploymentId,
       }),
     }),

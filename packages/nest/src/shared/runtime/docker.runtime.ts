@@ -331,14 +331,18 @@ export class DockerRuntime implements WorkspaceRuntime {
       WorkingDir: WORKSPACE_DIR,
       User: `${WORKSPACE_UID}:${WORKSPACE_GID}`,
       ExposedPorts: { [`${port}/tcp`]: {} },
-      // Shorter than the image's 30 s so an unhealthy workspace is known sooner (see healthcheckIntervalMs).
-      Healthcheck: {
-        Test: ['CMD', 'node', HEALTHCHECK_SCRIPT],
-        Interval: this.options.healthcheckIntervalMs * 1_000_000,
-        Timeout: 6 * SECOND_NS,
-        StartPeriod: 5 * SECOND_NS,
-        Retries: 3,
-      },
+      // The image's own check (a node process every 30 s) replaced: off by default, the backend
+      // probes instead (see healthcheckIntervalMs for the cost).
+      Healthcheck:
+        this.options.healthcheckIntervalMs > 0
+          ? {
+              Test: ['CMD', 'node', HEALTHCHECK_SCRIPT],
+              Interval: this.options.healthcheckIntervalMs * 1_000_000,
+              Timeout: 6 * SECOND_NS,
+              StartPeriod: 5 * SECOND_NS,
+              Retries: 3,
+            }
+          : { Test: ['NONE'] },
       HostConfig: {
         PortBindings: {
           [`${port}/tcp`]: [{ HostIp: this.options.publishHost, HostPort: String(spec.hostPort) }],

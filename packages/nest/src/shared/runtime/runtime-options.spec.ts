@@ -7,6 +7,7 @@ describe('resolveRuntimeOptions', () => {
     expect(options).toEqual({ ...DEFAULT_RUNTIME_OPTIONS, templateDir: '/t', dataDir: '/d' });
     expect(options.templateImage).toBe('localhost:5000/baseline-landing-template:latest');
     expect(options.dockerSocket).toBe('/var/run/docker.sock');
+    expect(options.healthcheckIntervalMs).toBe(0); // Docker's own check off: the backend probes
   });
 
   it('names the option that is wrong', () => {
@@ -16,6 +17,9 @@ describe('resolveRuntimeOptions', () => {
     ).toThrow(/"runtime"/);
     expect(() => resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', startTimeoutMs: 0 })).toThrow(
       /"startTimeoutMs"/,
+    );
+    expect(() => resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', healthcheckIntervalMs: -1 })).toThrow(
+      /"healthcheckIntervalMs"/,
     );
   });
 });
