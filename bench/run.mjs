@@ -185,11 +185,27 @@ const safeJson = (text) => {
 
 /** Memory of a container as `docker stats` shows it: usage without the page cache. */
 async function containerMemoryMiB(containerId) {
+  return (await containerMemory(containerId))?.usageMiB ?? null;
+}
+
+/**
+ * `usageMiB`: what `docker stats` shows (usage less inactive page cache; it still holds active
+ * page cache and kernel memory such as dentries, reclaimable and partly shared between
+ * workspaces). `anonMiB`: the container's anonymous memory, which is its own and never reclaimed.
+ */
+async function containerMemory(containerId) {
   const { body } = await dockerApi('GET', `/containers/${containerId}/stats?stream=false`);
   const stats = body?.memory_stats;
   if (!stats?.usage) return null;
   const cache = stats.stats?.inactive_file ?? stats.stats?.total_inactive_file ?? stats.stats?.cache ?? 0;
-  return round((stats.usage - cache) / 1024 / 1024);
+  const anon = stats.stats?.total_rss ?? stats.stats?.anon ?? null;
+  return { usageMiB: round((stats.usage - cache) / 1024 / 1024), anonMiB: anon === null ? null : round(anon / 1024 / 1024) };
+}
+
+/** The host's MemAvailable, in MiB. */
+function hostAvailableMiB() {
+  const line = readFileSync('/proc/meminfo', 'utf8').split('\n').find((l) => l.startsWith('MemAvailable:'));
+  return line ? round(Number(line.split(/\s+/)[1]) / 1024) : null;
 }
 
 /** RSS of a process and its descendants (the host astro and its esbuild), in MiB. */
@@ -660,7 +676,8 @@ async function main() {
   const direct = await openPage(browser, directUrl);
   await sleep(3000);
   const containerId = await containerIdOf(coldDb, session.id);
-  const idleContainerMiB = await containerMemoryMiB(containerId);
+  const idleMemory = await containerMemory(containerId);
+  const idleContainerMiB = idleMemory?.usageMiB ?? null;
   const directHmr = await measureHmr(direct.page, originals, putFile, flags.hmrRuns);
   await direct.context.close();
   const proxied = await openPage(browser, session.previewUrl);
@@ -681,6 +698,7 @@ async function main() {
     log(`capacity: creating until a create fails, takes over ${flags.capacityBudgetMs} ms, or ${flags.capacityMax} run`);
     const held = [];
     const perCreate = [];
+    const availableBefore = hostAvailableMiB();
     let stoppedBy = `reached --capacity-max ${flags.capacityMax}`;
     for (let i = 0; i < flags.capacityMax; i++) {
       try {
@@ -699,8 +717,19 @@ async function main() {
       }
     }
     const memories = [];
+    const availableAtPeak = hostAvailableMiB();
     for (const id of held.slice(-3)) memories.push(await containerMemoryMiB(await containerIdOf(coldDb, id)));
-    capacity = { held: perCreate.length, stoppedBy, createToPageMs: summary(perCreate), lastIdleMiB: memories };
+    capacity = {
+      held: perCreate.length,
+      stoppedBy,
+      createToPageMs: summary(perCreate),
+      lastIdleMiB: memories,
+      hostAvailableBeforeMiB: availableBefore,
+      hostAvailableAtPeakMiB: availableAtPeak,
+      // What each held workspace took from the machine, everything included (containers, page
+      // cache, kernel memory, the API's own share).
+      hostMiBPerWorkspace: held.length ? round((availableBefore - availableAtPeak) / held.length) : null,
+    };
     for (const id of held) await api('DELETE', `/workspace/${id}`, { token });
   }
   let burst = null;
@@ -771,7 +800,13 @@ async function main() {
       },
     };
   }
-  results.memory = { idleContainerMiB, pooledIdleContainerMiB: pooledIdleMiB, hostAstroRssMiB: hostRss, ratioToHost: ratio(idleContainerMiB, hostRss) };
+  results.memory = {
+    idleContainerMiB,
+    idleContainerAnonMiB: idleMemory?.anonMiB ?? null,
+    pooledIdleContainerMiB: pooledIdleMiB,
+    hostAstroRssMiB: hostRss,
+    ratioToHost: ratio(idleContainerMiB, hostRss),
+  };
   results.apiOverhead = { bareHealth: bare, workspaceStatus: status, ratio: ratio(status.rps, bare.rps) };
   results.capacity = capacity;
   results.burst = burst && {
@@ -807,7 +842,7 @@ function markdown(r) {
     );
   }
   lines.push(
-    `| idle workspace memory (container) | ${f(r.memory.idleContainerMiB, ' MiB')} | | host astro RSS ${f(r.memory.hostAstroRssMiB, ' MiB')} | ${x(r.memory.ratioToHost)} |`,
+    `| idle workspace memory (container) | ${f(r.memory.idleContainerMiB, ' MiB')} (anonymous ${f(r.memory.idleContainerAnonMiB, ' MiB')}) | | host astro RSS ${f(r.memory.hostAstroRssMiB, ' MiB')} | ${x(r.memory.ratioToHost)} |`,
     `| idle pooled workspace memory (container, never browsed) | ${f(r.memory.pooledIdleContainerMiB, ' MiB')} | | | |`,
     `| API: GET /workspace/:id/status | ${f(r.apiOverhead.workspaceStatus.rps, ' req/s')} (latency p50 ${f(r.apiOverhead.workspaceStatus.p50Ms)}) | ${f(r.apiOverhead.workspaceStatus.p95Ms)} | bare GET /health ${f(r.apiOverhead.bareHealth.rps, ' req/s')} | ${x(r.apiOverhead.ratio)} |`,
   );
@@ -819,6 +854,10 @@ function markdown(r) {
   }
   if (r.capacity) {
     lines.push(`| capacity: workspaces held (each create → page within budget) | ${r.capacity.held} | | | stopped by: ${r.capacity.stoppedBy} |`);
+    lines.push(
+      `| capacity: host memory taken per held workspace (MemAvailable before − at peak, ÷ held) | ${f(r.capacity.hostMiBPerWorkspace, ' MiB')} | | | ${f(r.capacity.hostAvailableAtPeakMiB, ' MiB')} still available |`,
+    );
+    lines.push(`| capacity: create → page of each sequential create | ${f(r.capacity.createToPageMs?.p50)} | ${f(r.capacity.createToPageMs?.p95)} | | |`);
   } else {
     lines.push('| capacity | not run (pass --capacity) | | | |');
   }
