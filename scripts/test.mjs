@@ -2,7 +2,7 @@
 // `npm test`: prepares the machine (scripts/setup.sh test), then runs every suite and prints one
 // closing line `N passed, N failed` summing them all. Exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,7 @@ for (const suite of suites) {
   failed += f;
 }
 
+rmSync(outDir, { recursive: true, force: true });
 console.log('');
 for (const line of lines) console.log(line);
 console.log(`${passed} passed, ${failed} failed`);

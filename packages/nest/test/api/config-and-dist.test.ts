@@ -38,8 +38,18 @@ describe('configuration', () => {
     expect((error as Error).message).not.toContain('x'.repeat(40));
   });
 
+  const dataDirs: string[] = [];
+  const freshDataDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    dataDirs.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('defaults match the plan', () => {
-    const config = loadConfig({ ...valid, DATABASE_URL: undefined, DATA_DIR: mkdtempSync(join(tmpdir(), 'cfg-')) });
+    const config = loadConfig({ ...valid, DATABASE_URL: undefined, DATA_DIR: freshDataDir() });
     expect(config.port).toBe(3000);
     expect(config.webOrigins).toEqual(['http://localhost:3001']);
     expect(config.ports).toEqual({ start: 8000, end: 8100 });
@@ -53,7 +63,7 @@ describe('configuration', () => {
   });
 
   it('a development backend without JWT_SECRET generates one and keeps it', () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const dataDir = freshDataDir();
     const first = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir });
     const second = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir });
     expect(first.jwt.secretSource).toBe('generated');
