@@ -1,10 +1,11 @@
 import { request } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireDocker } from '../support/docker';
 import { useDockerApp } from '../support/docker-app';
 import { previewGet } from '../support/preview-host';
 import { eventually } from '../support/test-app';
+import { launchChromium } from '../../../../tests/support/browser';
 
 // Ports of this file: 8450-8454.
 const PORT_RANGE = { PORT_RANGE_START: '8450', PORT_RANGE_END: '8454' };
@@ -103,19 +104,7 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
 
   it('HMR works through the proxy in Chromium: a CSS change applies without a reload', async () => {
     const [mine] = sessions;
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = (await launchChromium()).browser;
     const page = await browser.newPage();
     const hmrSocket = new Promise<string>((resolve) => page.on('websocket', (ws) => resolve(ws.url())));
     await page.goto(mine.previewUrl, { waitUntil: 'load' });
