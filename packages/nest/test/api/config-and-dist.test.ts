@@ -1,12 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigValidationError, loadConfig } from '../../src/config/app-config';
 import { createApp } from '../../src/main';
+import { compileBackend } from '../support/compile-backend';
 
 const NEST_DIR = resolve(__dirname, '../..');
 
@@ -81,15 +81,7 @@ describe('the compiled backend (node dist/main.js)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'builder-dist-'));
 
   beforeAll(async () => {
-    await promisify(execFile)(
-      process.execPath,
-      [require.resolve('typescript/bin/tsc'), '-p', join(NEST_DIR, 'tsconfig.build.json'), '--outDir', outDir],
-      { cwd: NEST_DIR },
-    ).catch((error: { stdout?: string }) => {
-      // Type errors elsewhere still emit JS; only a missing entry point is fatal here.
-      if (!existsSync(join(outDir, 'main.js'))) throw new Error(`tsc produced no main.js: ${error.stdout}`);
-    });
-    copyFileSync(join(NEST_DIR, 'src/database/pglite.worker.js'), join(outDir, 'database/pglite.worker.js'));
+    await compileBackend(outDir);
   }, 180_000);
 
   afterAll(() => {

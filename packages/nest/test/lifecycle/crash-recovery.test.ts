@@ -1,12 +1,12 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_SOCKET, TEMPLATE_IMAGE, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { ApiClient, eventually, portIsBound } from '../support/test-app';
+import { compileBackend } from '../support/compile-backend';
 
 // Ports of this file: 8420-8429.
 const PORT_START = 8420;
@@ -35,14 +35,7 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    await promisify(execFile)(
-      process.execPath,
-      [require.resolve('typescript/bin/tsc'), '-p', join(NEST_DIR, 'tsconfig.build.json'), '--outDir', outDir],
-      { cwd: NEST_DIR },
-    ).catch((error: { stdout?: string }) => {
-      if (!existsSync(join(outDir, 'main.js'))) throw new Error(`tsc produced no main.js: ${error.stdout}`);
-    });
-    copyFileSync(join(NEST_DIR, 'src/database/pglite.worker.js'), join(outDir, 'database/pglite.worker.js'));
+    await compileBackend(outDir);
   }, 180_000);
 
   afterAll(async () => {
