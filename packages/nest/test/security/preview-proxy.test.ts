@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireDocker } from '../support/docker';
+import { docker, leftoversOf, requireDocker } from '../support/docker';
 import { useDockerApp } from '../support/docker-app';
 import { previewGet } from '../support/preview-host';
 import { eventually } from '../support/test-app';
@@ -22,6 +24,20 @@ function withLabel(url: string, label: string): string {
   const parsed = new URL(url);
   parsed.hostname = [label, ...parsed.hostname.split('.').slice(1)].join('.');
   return parsed.toString();
+}
+
+/**
+ * Local ports of this host's established TCP connections to `ip:port` (the API's side of its
+ * connections to a dev server), read from /proc/net/tcp: addresses are little-endian hex there.
+ */
+function establishedTo(ip: string, port: number): Set<string> {
+  const remote = `${ip.split('.').reverse().map((byte) => Number(byte).toString(16).padStart(2, '0')).join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
+  const ports = new Set<string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const [, local, rem, state] = line.trim().split(/\s+/);
+    if (rem === remote && state === '01') ports.add(local.split(':')[1]);
+  }
+  return ports;
 }
 
 /** A websocket upgrade request through the proxy; answers the status line's code. */
@@ -81,6 +97,24 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
     expect(page.text).toContain('hero-title');
   });
 
+  it('reuses its connection to the dev server across proxied requests (no connection per request)', async () => {
+    const [, theirs] = sessions;
+    const [containerId] = (await leftoversOf([theirs.id])).containers;
+    const networks = (await docker.getContainer(containerId).inspect()).NetworkSettings.Networks;
+    const ip = Object.values(networks)[0].IPAddress;
+    // The backend's own connections to the dev server (its HMR relay socket) are there before.
+    const before = establishedTo(ip, 4321);
+    const afterEach: string[][] = [];
+    for (let i = 0; i < 10; i++) {
+      expect((await previewGet(theirs.previewUrl, '/src/styles/theme.css')).status).toBe(200);
+      afterEach.push([...establishedTo(ip, 4321)].filter((port) => !before.has(port)));
+    }
+    // Ten requests, one upstream connection, still open after each: without a keep-alive agent each
+    // request opened its own and the dev server closed it (~3 ms more per proxied request).
+    expect(afterEach.every((ports) => ports.length === 1)).toBe(true);
+    expect(new Set(afterEach.flat()).size).toBe(1);
+  });
+
   it("refuses another session's label (this session's id with the other session's token): 404", async () => {
     const [mine, theirs] = sessions;
     const mixed = withLabel(mine.previewUrl, `${mine.id}-${labelOf(theirs.previewUrl).token}`);
@@ -113,6 +147,8 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
     const colorOfTitle = () => page.evaluate<string>(`getComputedStyle(document.getElementById('hero-title')).color`);
     const before = await colorOfTitle();
     await page.evaluate('window.__marker = 42');
+    // Idle longer than the proxy keeps an idle upstream connection: the HMR socket must not go with it.
+    await sleep(5_000);
 
     const theme = await t.api.request('GET', `/workspace/${mine.id}/files/${THEME}`, { token: users[0].token });
     expect(theme.status).toBe(200);

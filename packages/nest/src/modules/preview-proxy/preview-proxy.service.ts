@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -23,6 +23,11 @@ const UPSTREAM_HOST = 'localhost';
 const RUNNING_CACHE_MS = 60_000;
 /** Other answers (starting, ended, unknown) are re-read sooner: they change without our events elsewhere. */
 const RESOLVE_CACHE_MS = 2_000;
+/**
+ * Idle upstream connections are dropped after this, before the dev server's own keep-alive
+ * timeout (Node's default, 5 s) could close one just as a request is sent on it.
+ */
+const UPSTREAM_IDLE_MS = 4_000;
 
 const NO_SUCH_PREVIEW = { ok: false, status: 404, message: 'no such preview' } as const;
 
@@ -39,7 +44,13 @@ type Resolution =
 @Injectable()
 export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(PreviewProxyService.name);
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: true, changeOrigin: false });
+  /**
+   * Connections to dev servers are kept and reused. Without an agent http-proxy opens one per
+   * request and asks the dev server to close it: measured here, +3.1 ms per proxied request
+   * (1.4 ms direct, 4.5 ms proxied for a CSS module), paid by every HMR update.
+   */
+  private readonly upstream = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, maxFreeSockets: 4, scheduling: 'lifo' });
+  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: true, changeOrigin: false, agent: this.upstream });
   private readonly cache = new Map<string, { resolution: Resolution; token: string | null; until: number }>();
   /** The session each proxied request or upgrade is for, so a failure forgets its cached address. */
   private readonly proxiedFor = new WeakMap<IncomingMessage, string>();
@@ -60,6 +71,9 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
   ) {
     // A status change (ended, restarted) must reach the proxy at once, not after the cache expires.
     this.unsubscribe = events.on('status', (event) => this.invalidate(event.sessionId));
+    // `Connection` is hop-by-hop: a client closing its own connection to us says nothing about ours
+    // to the dev server, which stays open for the next request (upgrades are not touched here).
+    this.proxy.on('proxyReq', (proxyReq) => proxyReq.removeHeader('connection'));
     this.proxy.on('error', (error, req, target) => {
       const sessionId = this.proxiedFor.get(req);
       if (sessionId) this.invalidate(sessionId);
@@ -92,6 +106,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
       for (const listener of this.apiListeners) this.server.on('request', listener);
     }
     this.proxy.close();
+    this.upstream.destroy();
   }
 
   /** Forgets what is cached for a session (its status or address changed). */
