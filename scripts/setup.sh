@@ -58,7 +58,11 @@ fi
 docker_ok() { [ -S /var/run/docker.sock ] && "$DOCKER" version >/dev/null 2>&1; }
 if ! docker_ok && command -v dockerd >/dev/null 2>&1 && as_root; then
   say "starting dockerd"
-  nohup dockerd > "$DATA_DIR/dockerd.log" 2>&1 &
+  # Published ports by the kernel's NAT instead of a docker-proxy process per port: one userland
+  # hop less on every request and HMR message to a preview's direct port (and no process per
+  # workspace). Previews are published on 127.0.0.1, which the engine then routes with
+  # route_localnet on its bridges.
+  nohup dockerd --userland-proxy=false > "$DATA_DIR/dockerd.log" 2>&1 &
   for _ in $(seq 1 60); do docker_ok && break; sleep 0.5; done
 fi
 if docker_ok; then
