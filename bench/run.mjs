@@ -10,7 +10,9 @@
  * Starts the built API (node packages/nest/dist/main.js, RUNTIME=docker, its own database on the
  * local PostgreSQL, PORT 3100, ports 8500-8600, PREVIEW_MODE=proxy) and a plain host `astro dev`
  * for the floors; prints and writes bench/results/latest.{json,md}. Medians and ratios only, never
- * asserts. Everything it starts (API, astro, containers, volumes, database, temp folders) is
+ * asserts. Each floor is measured alongside what it is the floor of, alternating run by run (host
+ * start / cold create, host write / API edit on the direct port / through the proxy), so a busy
+ * moment of the machine weighs on both sides of a ratio. Everything it starts (API, astro, containers, volumes, database, temp folders) is
  * stopped and removed at the end, also on failure or Ctrl-C. Traffic goes to loopback only.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -139,24 +141,50 @@ async function waitForFullPage(url, deadlineMs, intervalMs = 20) {
   throw new Error(`${url} did not serve the full page within ${deadlineMs} ms (last: ${last})`);
 }
 
-async function api(method, path, { token, body } = {}) {
+/**
+ * One API call on a keep-alive connection, as a browser or a backend client keeps one: an edit's
+ * latency then holds the API's work, not a TCP handshake or a heavyweight client.
+ */
+// Idle sockets are closed before the API's keep-alive timeout (Node's 5 s) could close one under a request.
+const apiAgent = new http.Agent({ keepAlive: true, timeout: 4_000 });
+async function api(method, path, options = {}) {
+  try {
+    return await apiOnce(method, path, options);
+  } catch (error) {
+    // A kept socket the server closed as it was reused: the request never reached the API.
+    if (error.reusedSocket && error.code === 'ECONNRESET') return apiOnce(method, path, options);
+    throw error;
+  }
+}
+function apiOnce(method, path, { token, body } = {}) {
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`http://127.0.0.1:${API_PORT}${path.startsWith('/health') ? '' : '/api/v1'}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  if (data) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(data.length);
   }
-  return { status: res.status, body: json };
+  const fullPath = `${path.startsWith('/health') ? '' : '/api/v1'}${path}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: API_PORT, method, path: fullPath, headers, agent: apiAgent }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = text;
+        }
+        resolve({ status: res.statusCode, body: json });
+      });
+    });
+    req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path}: no answer within 60 s`)));
+    req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
+    req.end(data);
+  });
 }
 
 /** A Docker Engine API call over its socket (no CLI, no dependency). */
@@ -235,6 +263,7 @@ let cleaningUp = null;
 async function cleanUpEverything() {
   cleaningUp ??= (async () => {
     if (cleanup.browser) await cleanup.browser.close().catch(() => undefined);
+    apiAgent.destroy();
     for (const child of cleanup.processes) await stopProcess(child);
     for (const name of cleanup.databases) await removeDatabase(name);
     for (const dir of cleanup.dirs) rmSync(dir, { recursive: true, force: true });
@@ -500,26 +529,29 @@ const EDITS = {
 };
 
 /**
- * Each edit kind `runs` times: write (through `write`), then wait for the marker in the page's DOM.
- * Answers milliseconds per kind. The file goes back to the original after each kind.
+ * Each edit kind `runs` times on every target in turn (the host floor, the direct port, the
+ * preview proxy), so the floor and the system are measured at the same moments of a noisy machine
+ * rather than one after the other. Each target has its own dev server, so an edit reaches one page.
+ * A target: { name, page, originals, write(file, content) }. Answers { [name]: { [kind]: ms[] } }.
  */
-async function measureHmr(page, originals, write, runs) {
-  const results = {};
+async function measureHmr(targets, runs) {
+  const results = Object.fromEntries(targets.map((target) => [target.name, {}]));
   for (const [kind, edit] of Object.entries(EDITS)) {
-    const times = [];
+    for (const target of targets) results[target.name][kind] = [];
     for (let i = 0; i < runs; i++) {
-      const m = marker();
-      await page.evaluate((value) => sessionStorage.setItem('bench-marker', value), m);
-      const t0 = Date.now();
-      await write(edit.file, edit.apply(originals[edit.file], m));
-      const at = await seenAt(page, m);
-      if (at !== null) times.push(Math.max(0, at - t0));
-      else log(`hmr ${kind}: marker not seen within 15 s`);
-      await sleep(400); // let the dev server settle between edits
+      for (const target of targets) {
+        const m = marker();
+        await target.page.evaluate((value) => sessionStorage.setItem('bench-marker', value), m);
+        const t0 = Date.now();
+        await target.write(edit.file, edit.apply(target.originals[edit.file], m));
+        const at = await seenAt(target.page, m);
+        if (at !== null) results[target.name][kind].push(Math.max(0, at - t0));
+        else log(`hmr ${kind} (${target.name}): marker not seen within 15 s`);
+        await sleep(400); // let the dev server settle between edits
+      }
     }
-    await write(edit.file, originals[edit.file]);
+    for (const target of targets) await target.write(edit.file, target.originals[edit.file]);
     await sleep(kind === 'cssFile' ? 500 : 1500);
-    results[kind] = times;
   }
   return results;
 }
@@ -617,72 +649,75 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-data-'));
   cleanup.dirs.add(dataDir);
 
-  // ---- floors: plain host astro dev
-  log(`floor: host astro dev cold start x${flags.runs}`);
-  const hostStarts = [];
-  let hostServer = null;
-  for (let i = 0; i < flags.runs; i++) {
-    const run = await hostAstroColdStart();
-    hostStarts.push(run.ms);
-    if (i < flags.runs - 1) {
-      await stopProcess(run.child);
-      rmSync(run.dir, { recursive: true, force: true });
-    } else hostServer = run;
-  }
-  log(`floor: host cold start p50 ${median(hostStarts)} ms`);
-
-  cleanup.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
-  const browser = cleanup.browser;
-
-  log('floor: HMR on the host dev server (plain file writes)');
-  const hostOriginals = {};
-  for (const file of new Set(Object.values(EDITS).map((e) => e.file))) hostOriginals[file] = await readFile(join(hostServer.dir, file), 'utf8');
-  const hostPage = await openPage(browser, `http://127.0.0.1:${HOST_ASTRO_PORT}/`);
-  await sleep(2000);
-  const hostRss = treeRssMiB(hostServer.child.pid);
-  const hostHmr = await measureHmr(hostPage.page, hostOriginals, (file, content) => writeFile(join(hostServer.dir, file), content), flags.hmrRuns);
-  await hostPage.context.close();
-  await stopProcess(hostServer.child);
-
-  // ---- phase 1: the API without a pool (cold creates, HMR, memory, API overhead, capacity)
+  // ---- phase 1: the API without a pool (cold creates, HMR, memory, API overhead, capacity), with
+  // the floors measured alongside: each host `astro dev` start next to a cold create, each host
+  // file write next to the API's edits, alternating, so both see the same state of the machine.
   const coldDb = await createDatabase();
   log('starting the API (WARM_POOL_SIZE=0)');
   let apiProcess = await startApi({ databaseUrl: coldDb, dataDir: join(dataDir, 'cold'), poolSize: 0 });
   const token = await newUser();
 
-  log(`cold create → first full page x${flags.runs}`);
+  log(`cold create → first full page and host astro dev start (the floor), alternating, x${flags.runs}`);
+  const hostStarts = [];
   const cold = [];
   const coldAnswered = [];
-  for (let i = 0; i < flags.runs; i++) {
+  const hostRun = async () => {
+    const run = await hostAstroColdStart();
+    hostStarts.push(run.ms);
+    await stopProcess(run.child);
+    rmSync(run.dir, { recursive: true, force: true });
+  };
+  const coldRun = async () => {
     const run = await createToFirstPage(token);
     cold.push(run.ms);
     coldAnswered.push(run.answeredMs);
     await api('DELETE', `/workspace/${run.session.id}`, { token });
-  }
-  log(`cold p50 ${median(cold)} ms`);
-
-  log('HMR through the API (direct port and preview proxy)');
-  const hmrRun = await createToFirstPage(token);
-  const session = hmrRun.session;
-  const directUrl = `http://127.0.0.1:${session.port}/`;
-  const originals = {};
-  for (const file of new Set(Object.values(EDITS).map((e) => e.file))) {
-    originals[file] = (await api('GET', `/workspace/${session.id}/files/${file}`, { token })).body.content;
-  }
-  const putFile = async (file, content) => {
-    const res = await api('PUT', `/workspace/${session.id}/files/${file}`, { token, body: { content } });
-    if (res.status !== 200) throw new Error(`PUT ${file}: ${res.status} ${JSON.stringify(res.body)}`);
   };
-  const direct = await openPage(browser, directUrl);
+  for (let i = 0; i < flags.runs; i++) {
+    for (const step of i % 2 === 0 ? [hostRun, coldRun] : [coldRun, hostRun]) await step();
+  }
+  log(`cold p50 ${median(cold)} ms, host floor p50 ${median(hostStarts)} ms`);
+
+  log('HMR: host file writes (the floor), API writes seen on the direct port and through the preview proxy');
+  cleanup.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  const browser = cleanup.browser;
+  const hostServer = await hostAstroColdStart();
+  const hostOriginals = {};
+  for (const file of new Set(Object.values(EDITS).map((e) => e.file))) hostOriginals[file] = await readFile(join(hostServer.dir, file), 'utf8');
+  const hostPage = await openPage(browser, `http://127.0.0.1:${HOST_ASTRO_PORT}/`);
+  // One workspace per page, so an edit for one is not also a reload for the other.
+  const workspaceTarget = async (name, urlOf) => {
+    const { session } = await createToFirstPage(token);
+    const originals = {};
+    for (const file of new Set(Object.values(EDITS).map((e) => e.file))) {
+      originals[file] = (await api('GET', `/workspace/${session.id}/files/${file}`, { token })).body.content;
+    }
+    const write = async (file, content) => {
+      const res = await api('PUT', `/workspace/${session.id}/files/${file}`, { token, body: { content } });
+      if (res.status !== 200) throw new Error(`PUT ${file}: ${res.status} ${JSON.stringify(res.body)}`);
+    };
+    const { context, page } = await openPage(browser, urlOf(session));
+    return { name, session, context, page, originals, write };
+  };
+  const direct = await workspaceTarget('direct', (session) => `http://127.0.0.1:${session.port}/`);
+  const proxied = await workspaceTarget('proxy', (session) => session.previewUrl);
   await sleep(3000);
-  const containerId = await containerIdOf(coldDb, session.id);
-  const idleMemory = await containerMemory(containerId);
+  const hostRss = treeRssMiB(hostServer.child.pid);
+  const idleMemory = await containerMemory(await containerIdOf(coldDb, direct.session.id));
   const idleContainerMiB = idleMemory?.usageMiB ?? null;
-  const directHmr = await measureHmr(direct.page, originals, putFile, flags.hmrRuns);
-  await direct.context.close();
-  const proxied = await openPage(browser, session.previewUrl);
-  const proxyHmr = await measureHmr(proxied.page, originals, putFile, flags.hmrRuns);
-  await proxied.context.close();
+  const hmr = await measureHmr(
+    [
+      { name: 'host', page: hostPage.page, originals: hostOriginals, write: (file, content) => writeFile(join(hostServer.dir, file), content) },
+      direct,
+      proxied,
+    ],
+    flags.hmrRuns,
+  );
+  const [hostHmr, directHmr, proxyHmr] = [hmr.host, hmr.direct, hmr.proxy];
+  for (const target of [hostPage, direct, proxied]) await target.context.close();
+  await stopProcess(hostServer.child);
+  await api('DELETE', `/workspace/${proxied.session.id}`, { token });
+  const session = direct.session;
 
   log(`API overhead: ${flags.loadSeconds} s at concurrency ${flags.loadConcurrency} each`);
   const bare = await load(`http://127.0.0.1:${API_PORT}/health`, { seconds: flags.loadSeconds, concurrency: flags.loadConcurrency });
