@@ -2,13 +2,10 @@ import { Agent, type IncomingMessage, type Server, type ServerResponse } from 'n
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { InjectRepository } from '@nestjs/typeorm';
 import { WorkspaceStatus } from '@builder/shared';
 import httpProxy from 'http-proxy';
-import { Repository } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
-import { WorkspaceSessionEntity } from '../workspace/entities/session.entity';
 import { WorkspaceSessionRepository } from '../workspace/workspace-session.repository';
 import { WorkspaceEventsService } from '../workspace/workspace-events.service';
 import { parsePreviewHost, tokensEqual } from './preview-host';
@@ -65,8 +62,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     private readonly config: AppConfig,
     private readonly adapterHost: HttpAdapterHost,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
-    @InjectRepository(WorkspaceSessionEntity) private readonly sessions: Repository<WorkspaceSessionEntity>,
-    private readonly activity: WorkspaceSessionRepository,
+    private readonly sessions: WorkspaceSessionRepository,
     events: WorkspaceEventsService,
   ) {
     // A status change (ended, restarted) must reach the proxy at once, not after the cache expires.
@@ -123,7 +119,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     const resolution = await this.resolve(parsed);
     if (!resolution.ok) return sendError(res, resolution.status, resolution.message);
     // Preview traffic is activity: a preview in use never goes idle.
-    this.activity.recordActivity(resolution.sessionId);
+    this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
     req.headers.host = UPSTREAM_HOST;
     this.proxy.web(req, res, { target: resolution.target });
@@ -139,7 +135,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     }
     const resolution = await this.resolve(parsed);
     if (!resolution.ok) return refuseUpgrade(socket, resolution.status, resolution.message);
-    this.activity.recordActivity(resolution.sessionId);
+    this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
     req.headers.host = UPSTREAM_HOST;
     this.proxy.ws(req, socket, head, { target: resolution.target });
@@ -159,13 +155,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
   }
 
   private async lookup(sessionId: string): Promise<{ resolution: Resolution; token: string | null }> {
-    const row = await this.sessions
-      .createQueryBuilder('s')
-      .select(['s.id', 's.status', 's.containerId'])
-      .addSelect('s.previewToken')
-      .where('s.id = :id', { id: sessionId })
-      .getOne()
-      .catch(() => null);
+    const row = await this.sessions.findPreviewTarget(sessionId).catch(() => null);
     if (!row) return { resolution: NO_SUCH_PREVIEW, token: null };
     const token = row.previewToken;
     if (row.status === WorkspaceStatus.Creating) {

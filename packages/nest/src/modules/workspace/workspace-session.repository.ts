@@ -61,19 +61,17 @@ export class WorkspaceSessionRepository {
     return session;
   }
 
-  /** Finds the caller's session and records the call as activity, in one statement. */
-  async findOwnedAndTouch(userId: string, id: string): Promise<WorkspaceSessionEntity> {
-    const rows: Array<{ id: string }> = await this.repo.query(
-      `UPDATE workspace_sessions SET last_activity_at = now() WHERE id = $1 AND user_id = $2 RETURNING id`,
-      [id, userId],
-    );
-    if (rows.length === 0) throw new SessionNotFoundError(id);
-    return this.findOwned(userId, id);
-  }
-
-  /** Records activity without reading the session. */
-  async touch(id: string): Promise<void> {
-    await this.repo.query(`UPDATE workspace_sessions SET last_activity_at = now() WHERE id = $1`, [id]);
+  /**
+   * What the preview proxy needs of a session: its status, workspace and preview token (a column
+   * never selected otherwise). Null when there is no such session.
+   */
+  findPreviewTarget(id: string): Promise<Pick<WorkspaceSessionEntity, 'id' | 'status' | 'containerId' | 'previewToken'> | null> {
+    return this.repo
+      .createQueryBuilder('s')
+      .select(['s.id', 's.status', 's.containerId'])
+      .addSelect('s.previewToken')
+      .where('s.id = :id', { id })
+      .getOne();
   }
 
   /**
@@ -86,7 +84,9 @@ export class WorkspaceSessionRepository {
     if ((this.lastActivityWrite.get(id) ?? -Infinity) + this.config.sessions.activityWriteIntervalMs > now) return;
     if (this.lastActivityWrite.size >= 10_000) this.lastActivityWrite.clear();
     this.lastActivityWrite.set(id, now);
-    this.touch(id).catch((error: unknown) => this.log.warn(`recording activity of ${id} failed: ${String(error)}`));
+    this.repo
+      .query(`UPDATE workspace_sessions SET last_activity_at = now() WHERE id = $1`, [id])
+      .catch((error: unknown) => this.log.warn(`recording activity of ${id} failed: ${String(error)}`));
   }
 
   findById(id: string): Promise<WorkspaceSessionEntity | null> {

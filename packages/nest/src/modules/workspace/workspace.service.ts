@@ -254,7 +254,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
   /** Ends a session: workspace and volume removed, port released, final status `stopped`. Idempotent. */
   async remove(userId: string, id: string): Promise<void> {
-    const session = await this.sessions.findOwnedAndTouch(userId, id);
+    const session = await this.sessions.findOwned(userId, id);
     const log = this.log.child({ sessionId: id });
     if (session.status === Stopped) return;
 
@@ -281,7 +281,8 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   /** Restarts the dev server of a running session (status `creating` until it answers again). */
   async restart(userId: string, id: string): Promise<WorkspaceSessionDto> {
     if (this.shuttingDown) throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
-    const session = await this.sessions.findOwnedAndTouch(userId, id);
+    const session = await this.sessions.findOwned(userId, id);
+    this.recordActivity(id);
     if (session.status !== Running || !session.containerId) {
       throw new WorkspaceConflictError(`workspace is ${session.status}; only a running workspace can be restarted`);
     }

@@ -28,7 +28,7 @@ export class ConfinedFs {
       throw this.openError(error, relativePath);
     }
     try {
-      await this.assertOpenedInside(handle, root, relativePath);
+      this.assertInside(readOpenedPath(handle.fd), root, relativePath);
       const info = await handle.stat();
       if (!info.isFile()) throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
       if (info.size > maxBytes)
@@ -72,7 +72,7 @@ export class ConfinedFs {
       throw this.openError(error, relativePath);
     }
     try {
-      await this.assertOpenedInside(handle, root, relativePath);
+      this.assertInside(readOpenedPath(handle.fd), root, relativePath);
       await handle.truncate(0);
       await handle.writeFile(content);
     } finally {
@@ -156,10 +156,6 @@ export class ConfinedFs {
     if (!isInside(root, real))
       throw new WorkspaceFileError(`${shown} leads outside the workspace`, 'outside');
     return real;
-  }
-
-  private async assertOpenedInside(handle: FileHandle, root: string, shown: string): Promise<void> {
-    this.assertInside(await readlink(`/proc/self/fd/${handle.fd}`).catch(() => null), root, shown);
   }
 
   /** `opened`: where a descriptor really points (null where /proc cannot tell). */
