@@ -42,6 +42,8 @@ export class AppConfig {
     startTimeoutMs: number;
     /** Docker's own health check interval; 0: off. */
     healthcheckIntervalMs: number;
+    /** Settings of RUNTIME=swarm. */
+    swarm: { attachContainer?: string; cpuReservationCores: number; placementConstraints: string[] };
   };
 
   readonly ports: { start: number; end: number };
@@ -99,6 +101,14 @@ export class AppConfig {
       templateDir: resolve(repoRoot, env.TEMPLATE_DIR ?? 'workspace-templates/baseline-landing'),
       startTimeoutMs: env.START_TIMEOUT_MS,
       healthcheckIntervalMs: env.WORKSPACE_HEALTHCHECK_INTERVAL_MS,
+      swarm: {
+        attachContainer: env.SWARM_ATTACH_CONTAINER,
+        cpuReservationCores: env.SWARM_CPU_RESERVATION_CORES,
+        placementConstraints: (env.SWARM_PLACEMENT_CONSTRAINTS ?? '')
+          .split(',')
+          .map((constraint) => constraint.trim())
+          .filter(Boolean),
+      },
     };
     this.ports = { start: env.PORT_RANGE_START, end: env.PORT_RANGE_END };
     this.resources = {

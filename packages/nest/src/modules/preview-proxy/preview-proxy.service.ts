@@ -5,13 +5,12 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { WorkspaceStatus } from '@builder/shared';
 import httpProxy from 'http-proxy';
 import { AppConfig } from '../../config/app-config';
+import { DEV_SERVER_HOST_HEADER } from '../../shared/runtime/dev-server.constants';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceSessionRepository } from '../workspace/workspace-session.repository';
 import { WorkspaceEventsService } from '../workspace/workspace-events.service';
 import { parsePreviewHost, tokensEqual } from './preview-host';
 
-/** Host header the dev server sees for every proxied request and upgrade: one Vite allows. */
-const UPSTREAM_HOST = 'localhost';
 /**
  * How long a resolution is reused. A running session's address stays cached for a minute: every
  * status change in this process invalidates it at once, and a proxy error does too. Without it an
@@ -121,7 +120,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     // Preview traffic is activity: a preview in use never goes idle.
     this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
-    req.headers.host = UPSTREAM_HOST;
+    req.headers.host = DEV_SERVER_HOST_HEADER;
     this.proxy.web(req, res, { target: resolution.target });
   }
 
@@ -137,7 +136,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     if (!resolution.ok) return refuseUpgrade(socket, resolution.status, resolution.message);
     this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
-    req.headers.host = UPSTREAM_HOST;
+    req.headers.host = DEV_SERVER_HOST_HEADER;
     this.proxy.ws(req, socket, head, { target: resolution.target });
   }
 

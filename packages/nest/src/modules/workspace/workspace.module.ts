@@ -18,7 +18,7 @@ import { WorkspaceService } from './workspace.service';
 
 /**
  * Preview sessions: REST API, lifecycle service, port allocation, start queue and the event bus
- * the socket gateway relays. The runtime (docker or local) comes from RuntimeModule.
+ * the socket gateway relays. The runtime (docker, local or swarm) comes from RuntimeModule.
  */
 @Module({
   imports: [
@@ -35,6 +35,9 @@ import { WorkspaceService } from './workspace.service';
         startTimeoutMs: config.runtime.startTimeoutMs,
         healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
         deploymentId: config.lifecycle.deploymentId,
+        swarmAttachContainer: config.runtime.swarm.attachContainer,
+        swarmCpuReservationCores: config.runtime.swarm.cpuReservationCores,
+        swarmPlacementConstraints: config.runtime.swarm.placementConstraints,
       }),
     }),
   ],

@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import type { FileTreeEntry } from '@builder/shared';
 import { WorkspaceFileError } from './runtime.errors';
@@ -109,6 +109,29 @@ export class ConfinedFs {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** Every regular file below the root with its content (what {@link listFiles} lists as files). */
+  async readTree(): Promise<Array<{ path: string; content: Buffer }>> {
+    const files = (await this.listFiles()).filter((entry) => entry.type === 'file');
+    return Promise.all(files.map(async ({ path }) => ({ path, content: await this.readFile(path) })));
+  }
+
+  /**
+   * Deletes a file or a folder with everything in it; a missing path is not an error. A symlink
+   * is removed itself, never followed; a path whose folders lead outside is refused.
+   */
+  async remove(path: string): Promise<void> {
+    const relativePath = normalizeWorkspacePath(path);
+    const root = await this.realRoot();
+    let parent: string;
+    try {
+      parent = await this.resolveInside(root, dirname(join(root, relativePath)), relativePath);
+    } catch (error) {
+      if (error instanceof WorkspaceFileError && error.reason === 'not-found') return;
+      throw error;
+    }
+    await rm(join(parent, basename(relativePath)), { recursive: true, force: true });
   }
 
   /** Files and folders below the root, without ignored folders and without symlinks, sorted by path. */

@@ -18,3 +18,10 @@ export const DEV_SERVER_NODE_FLAGS: readonly string[] = [
 
 /** Port the template's dev server listens on inside a workspace container. */
 export const DEFAULT_CONTAINER_PORT = 4321;
+
+/**
+ * Host header of every request the backend sends a dev server (probes, HMR socket, preview proxy).
+ * Vite answers 403 to host names it does not know; it always allows `localhost`, whatever name or
+ * address the connection went to (a swarm workspace is reached by its service name).
+ */
+export const DEV_SERVER_HOST_HEADER = 'localhost';

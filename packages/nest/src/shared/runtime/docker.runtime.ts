@@ -10,32 +10,40 @@ import type {
   FileTreeEntry,
   ResourceAllocation,
 } from '@builder/shared';
-import { DockerService, dockerErrorMessage, dockerStatusCode } from '../services/docker.service';
+import { DockerService, dockerErrorMessage, dockerStatusCode, notFoundAsWorkspace } from '../services/docker.service';
 import { ConfinedFs } from './confined-fs.util';
 import { publishedContainerPort, toContainerInfo, toContainerStats } from './docker-mapping.util';
 import { demuxLines } from './docker-frames.util';
-import { DEFAULT_CONTAINER_PORT, DEV_SERVER_ENV, DEV_SERVER_NODE_FLAGS } from './dev-server.constants';
+import { DEFAULT_CONTAINER_PORT } from './dev-server.constants';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, WorkspaceFileError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId, normalizeWorkspacePath } from './workspace-path.util';
 import {
   WORKSPACE_LABELS,
   type WorkspaceAddress,
+  type WorkspaceFileContent,
   type WorkspaceRuntime,
   type WorkspaceVolumeInfo,
 } from './workspace-runtime.interface';
 import {
+  devServerCommand,
+  devServerEnv,
+  devServerPort,
+  envList,
+  WORKSPACE_DIR,
+  WORKSPACE_TMPFS,
+  WORKSPACE_USER,
+  workspaceHealthcheck,
+  workspaceLabels,
+} from './workspace-container.util';
+import {
   listArchiveEntries,
   packWorkspaceFile,
+  packWorkspaceFiles,
+  readArchiveFiles,
   readFirstEntry,
-  WORKSPACE_GID,
-  WORKSPACE_UID,
 } from './workspace-tar.util';
 
-/** Where the template images keep the workspace; the per-session volume is mounted here. */
-export const WORKSPACE_DIR = '/app';
-const HEALTHCHECK_SCRIPT = '/usr/local/share/preview/healthcheck.js';
-const SECOND_NS = 1_000_000_000;
 /**
  * Scheduler period of the CPU quota (µs). `--cpus 0.5` accounts per 100 ms, so an edit's page
  * render (~100 ms of CPU) is throttled to ~3× its time; per 1 s the same 0.5-core average lets a
@@ -57,6 +65,7 @@ export function workspaceVolumeName(sessionId: string): string {
 @Injectable()
 export class DockerRuntime implements WorkspaceRuntime {
   readonly kind = 'docker' as const;
+  readonly publishesHostPorts = true;
   private network: Promise<void> | null = null;
   private readonly hostVolumes = new Map<string, Promise<ConfinedFs | null>>();
 
@@ -78,15 +87,7 @@ export class DockerRuntime implements WorkspaceRuntime {
 
   async create(spec: ContainerSpec): Promise<{ id: string }> {
     const volume = workspaceVolumeName(spec.sessionId);
-    // Ours last: a caller's labels must not forge the ones reconciliation trusts.
-    const labels: Record<string, string> = {
-      ...spec.labels,
-      [WORKSPACE_LABELS.managed]: 'true',
-      [WORKSPACE_LABELS.sessionId]: spec.sessionId,
-      [WORKSPACE_LABELS.userId]: spec.userId,
-      [WORKSPACE_LABELS.template]: spec.templateName,
-      ...(this.options.deploymentId ? { [WORKSPACE_LABELS.deployment]: this.options.deploymentId } : {}),
-    };
+    const labels = workspaceLabels(spec, this.options.deploymentId);
     await this.ensureNetwork();
     await this.docker.createVolume(volume, labels);
     try {
@@ -114,13 +115,13 @@ export class DockerRuntime implements WorkspaceRuntime {
       if (port && /already allocated|address already in use/.test(message)) {
         throw new PortUnavailableError(Number(port), message);
       }
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
   async stop(id: string, timeoutSeconds = 10): Promise<void> {
     await this.docker.stopContainer(id, timeoutSeconds).catch((error: unknown) => {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     });
   }
 
@@ -163,7 +164,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     } catch (error) {
       if (dockerStatusCode(error) === 409)
         throw new Error(`workspace ${id} is not running: ${dockerErrorMessage(error)}`);
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -171,7 +172,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return demuxLines(await this.docker.logs(id, options.tail ?? 200)).map((entry) => entry.line);
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -179,7 +180,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return toContainerStats(await this.docker.stats(id));
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -197,7 +198,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     }
     if (Object.keys(update).length === 0) return;
     await this.docker.updateContainer(id, update).catch((error: unknown) => {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     });
   }
 
@@ -306,8 +307,32 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return await this.docker.readArchive(id, WORKSPACE_DIR, listArchiveEntries);
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
+  }
+
+  async readTree(id: string): Promise<WorkspaceFileContent[]> {
+    try {
+      return await this.docker.readArchive(id, WORKSPACE_DIR, readArchiveFiles);
+    } catch (error) {
+      throw notFoundAsWorkspace(error, id);
+    }
+  }
+
+  async applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void> {
+    const writes = changes.writes.map((file) => ({ path: normalizeWorkspacePath(file.path), content: file.content }));
+    const deletes = changes.deletes.map((path) => normalizeWorkspacePath(path));
+    if (writes.length > 0) {
+      try {
+        await this.docker.putArchive(id, WORKSPACE_DIR, await packWorkspaceFiles(writes));
+      } catch (error) {
+        throw this.fileError(error, id, writes.map((file) => file.path).join(', '));
+      }
+    }
+    if (deletes.length === 0) return;
+    // rm in the workspace itself, as its user: a link is removed, never followed.
+    const result = await this.exec(id, ['rm', '-rf', '--', ...deletes]);
+    if (result.exitCode !== 0) throw new Error(`deleting ${deletes.join(', ')} in workspace ${id} failed: ${result.stderr.trim()}`);
   }
 
   private async createContainer(
@@ -315,34 +340,19 @@ export class DockerRuntime implements WorkspaceRuntime {
     volume: string,
     labels: Record<string, string>,
   ): Promise<string> {
-    const port = spec.containerPort || DEFAULT_CONTAINER_PORT;
-    const env = {
-      ...spec.env,
-      ...DEV_SERVER_ENV,
-      HEALTHCHECK_URL: `http://127.0.0.1:${port}/`,
-    };
+    const port = devServerPort(spec);
     return this.docker.createContainer({
       name: spec.name,
       Image: spec.image,
       Labels: labels,
-      Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
-      // Straight to astro, skipping npm (~0.3 s and one process less); the image's entrypoint stays.
-      Cmd: ['node', ...DEV_SERVER_NODE_FLAGS, 'node_modules/astro/astro.js', 'dev', '--host', '0.0.0.0', '--port', String(port)],
+      Env: envList(devServerEnv(spec, port)),
+      Cmd: devServerCommand(port),
       WorkingDir: WORKSPACE_DIR,
-      User: `${WORKSPACE_UID}:${WORKSPACE_GID}`,
+      User: WORKSPACE_USER,
       ExposedPorts: { [`${port}/tcp`]: {} },
       // The image's own check (a node process every 30 s) replaced: off by default, the backend
       // probes instead (see healthcheckIntervalMs for the cost).
-      Healthcheck:
-        this.options.healthcheckIntervalMs > 0
-          ? {
-              Test: ['CMD', 'node', HEALTHCHECK_SCRIPT],
-              Interval: this.options.healthcheckIntervalMs * 1_000_000,
-              Timeout: 6 * SECOND_NS,
-              StartPeriod: 5 * SECOND_NS,
-              Retries: 3,
-            }
-          : { Test: ['NONE'] },
+      Healthcheck: workspaceHealthcheck(this.options.healthcheckIntervalMs),
       HostConfig: {
         PortBindings: {
           [`${port}/tcp`]: [{ HostIp: this.options.publishHost, HostPort: String(spec.hostPort) }],
@@ -356,7 +366,9 @@ export class DockerRuntime implements WorkspaceRuntime {
         PidsLimit: spec.resources.pidsLimit,
         Init: true,
         ReadonlyRootfs: true,
-        Tmpfs: { '/tmp': 'rw,nosuid,size=64m', '/home/node': 'rw,nosuid,size=16m' },
+        Tmpfs: Object.fromEntries(
+          Object.entries(WORKSPACE_TMPFS).map(([path, bytes]) => [path, `rw,nosuid,size=${bytes / 1024 / 1024}m`]),
+        ),
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
         NetworkMode: this.options.networkName,
@@ -399,13 +411,10 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return await this.docker.inspectContainer(id);
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
-  private notFound(error: unknown, id: string): unknown {
-    return dockerStatusCode(error) === 404 ? new WorkspaceNotFoundError(id) : error;
-  }
 
   /** The archive endpoint answers 404 both for a missing container and a missing path. */
   private fileError(error: unknown, id: string, path: string): unknown {

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { Injectable } from '@nestjs/common';
+import { DEV_SERVER_HOST_HEADER } from './dev-server.constants';
 
 export interface ProbeResult {
   /** HTTP status, or null when nothing answered. */
@@ -22,7 +23,7 @@ export interface ProbeOptions {
   keepBody?: boolean;
 }
 
-/** The HTTP probe of dev servers, behind a class so tests can swap it for a fake. */
+/** The HTTP probe of dev servers (sent as `localhost`, see DEV_SERVER_HOST_HEADER), behind a class so tests can swap it for a fake. */
 @Injectable()
 export class HttpProbe {
   /** One GET without keep-alive. Never rejects. */
@@ -37,7 +38,7 @@ export class HttpProbe {
         clearTimeout(connect);
         resolve(result);
       };
-      const req = request(url, { method: 'GET', agent: false }, (res) => {
+      const req = request(url, { method: 'GET', agent: false, headers: { host: DEV_SERVER_HOST_HEADER } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => {
           if (options.keepBody) chunks.push(chunk);

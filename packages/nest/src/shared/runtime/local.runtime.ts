@@ -21,11 +21,8 @@ import { groupAlive, readGroupUsage, signalGroup } from './process-group.util';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, RuntimeTimeoutError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId } from './workspace-path.util';
-import {
-  WORKSPACE_LABELS,
-  type WorkspaceAddress,
-  type WorkspaceRuntime,
-} from './workspace-runtime.interface';
+import { workspaceLabels } from './workspace-container.util';
+import { type WorkspaceAddress, type WorkspaceFileContent, type WorkspaceRuntime } from './workspace-runtime.interface';
 
 const LOCAL_HOST = '127.0.0.1';
 const LOG_LINES = 2_000;
@@ -86,6 +83,7 @@ interface LocalWorkspace {
 @Injectable()
 export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
   readonly kind = 'local' as const;
+  readonly publishesHostPorts = true;
   private readonly logger = new Logger(LocalRuntime.name);
   private readonly workspaces = new Map<string, LocalWorkspace>();
   private readonly execs = new Set<ChildProcess>();
@@ -109,13 +107,7 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
       spec,
       dir,
       files: new ConfinedFs(dir),
-      labels: {
-        ...spec.labels,
-        [WORKSPACE_LABELS.managed]: 'true',
-        [WORKSPACE_LABELS.sessionId]: spec.sessionId,
-        [WORKSPACE_LABELS.userId]: spec.userId,
-        [WORKSPACE_LABELS.template]: spec.templateName,
-      },
+      labels: workspaceLabels(spec),
       logs: new LineRing(LOG_LINES),
       child: null,
       exited: null,
@@ -324,6 +316,16 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
 
   listFiles(id: string): Promise<FileTreeEntry[]> {
     return this.get(id).files.listFiles();
+  }
+
+  readTree(id: string): Promise<WorkspaceFileContent[]> {
+    return this.get(id).files.readTree();
+  }
+
+  async applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void> {
+    const { files } = this.get(id);
+    for (const file of changes.writes) await files.writeFile(file.path, file.content);
+    for (const path of changes.deletes) await files.remove(path);
   }
 
   /** Children never outlive the backend: a graceful shutdown stops them here (the watchdog covers crashes). */

@@ -10,7 +10,7 @@ import type {
 /** Injection token of the active {@link WorkspaceRuntime}. */
 export const WORKSPACE_RUNTIME = Symbol('WORKSPACE_RUNTIME');
 
-export type RuntimeKind = 'docker' | 'local';
+export type RuntimeKind = 'docker' | 'local' | 'swarm';
 
 /** Where the backend reaches a workspace's dev server (never assumed to be localhost). */
 export interface WorkspaceAddress {
@@ -28,6 +28,12 @@ export const WORKSPACE_LABELS = {
   deployment: 'dev.builder.deployment',
 } as const;
 
+/** A workspace file and its content. */
+export interface WorkspaceFileContent {
+  path: string;
+  content: Buffer;
+}
+
 /** A volume the runtime keeps for a workspace, with its labels. */
 export interface WorkspaceVolumeInfo {
   name: string;
@@ -36,12 +42,17 @@ export interface WorkspaceVolumeInfo {
 
 /**
  * The only way the backend touches a workspace: lifecycle, files, exec, logs, stats and its
- * network address. `docker` and `local` implement it; a Swarm driver can later.
+ * network address. `docker`, `local` and `swarm` implement it.
  * Every method throws {@link RuntimeUnavailableError} when the engine does not answer and
  * {@link WorkspaceNotFoundError} for an id it does not know (except `remove`, which is idempotent).
  */
 export interface WorkspaceRuntime {
   readonly kind: RuntimeKind;
+  /**
+   * Whether each workspace publishes its dev server on a host port of PORT_RANGE (`docker`,
+   * `local`). A `swarm` workspace publishes nothing: it is reached over its network only.
+   */
+  readonly publishesHostPorts: boolean;
   /** Resolves when the engine answers. */
   ping(): Promise<void>;
   /** Makes the image available (pull only when missing). No-op for `local`. */
@@ -74,7 +85,10 @@ export interface WorkspaceRuntime {
    * dev server itself, or any process started in it), by workspace id.
    */
   oomKills?(since: Date, until: Date): Promise<string[]>;
-  /** Workspace volumes (carrying {@link WORKSPACE_LABELS}.managed), also those no container uses any more. */
+  /**
+   * What a workspace leaves besides itself (carrying {@link WORKSPACE_LABELS}.managed), also when no
+   * workspace uses it any more: the `docker` runtime's volumes, the `swarm` runtime's networks.
+   */
   listVolumes?(): Promise<WorkspaceVolumeInfo[]>;
   /** Reads a workspace file. `path` is relative and already validated by the caller. */
   readFile(id: string, path: string): Promise<Buffer>;
@@ -82,4 +96,8 @@ export interface WorkspaceRuntime {
   writeFile(id: string, path: string, content: Buffer): Promise<void>;
   /** The workspace's files, without node_modules, .astro, .vite and .git. */
   listFiles(id: string): Promise<FileTreeEntry[]>;
+  /** Every regular file of the workspace (without node_modules, .astro, .vite, .git; no symlinks). */
+  readTree(id: string): Promise<WorkspaceFileContent[]>;
+  /** Writes files (creating folders) then deletes paths (a missing one is not an error), as one batch. */
+  applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void>;
 }

@@ -14,17 +14,26 @@ export const MAX_READ_BYTES = 10 * 1024 * 1024;
  * A tar holding one file and directory entries for its parents, owned by the workspace user, so one
  * putArchive at the workspace root creates missing folders and writes the file.
  */
-export async function packWorkspaceFile(
-  normalizedPath: string,
-  content: Buffer,
+export function packWorkspaceFile(normalizedPath: string, content: Buffer, mtime = new Date()): Promise<Buffer> {
+  return packWorkspaceFiles([{ path: normalizedPath, content }], mtime);
+}
+
+/** {@link packWorkspaceFile} for several files: each folder entry once, before what it holds. */
+export async function packWorkspaceFiles(
+  files: ReadonlyArray<{ path: string; content: Buffer }>,
   mtime = new Date(),
 ): Promise<Buffer> {
   const pack = tar.pack();
   const owner = { uid: WORKSPACE_UID, gid: WORKSPACE_GID, uname: 'node', gname: 'node', mtime };
-  for (const dir of parentDirs(normalizedPath)) {
-    pack.entry({ ...owner, name: `${dir}/`, type: 'directory', mode: 0o755 });
+  const dirs = new Set<string>();
+  for (const { path, content } of files) {
+    for (const dir of parentDirs(path)) {
+      if (dirs.has(dir)) continue;
+      dirs.add(dir);
+      pack.entry({ ...owner, name: `${dir}/`, type: 'directory', mode: 0o755 });
+    }
+    pack.entry({ ...owner, name: path, type: 'file', mode: 0o644, size: content.length }, content);
   }
-  pack.entry({ ...owner, name: normalizedPath, type: 'file', mode: 0o644, size: content.length }, content);
   pack.finalize();
   return streamToBuffer(pack);
 }
@@ -79,13 +88,38 @@ export async function listArchiveEntries(archive: Readable): Promise<FileTreeEnt
   for await (const entry of extract) {
     const { name, type, size } = entry.header;
     entry.resume();
-    const relative = name.replace(/^\.?\/?[^/]*\/?/, '').replace(/\/+$/, '');
+    const relative = archiveRelativePath(name);
     if (relative === '' || isIgnoredWorkspacePath(relative)) continue;
     if (type === 'directory') entries.push({ path: relative, type: 'directory' });
     else if (type === 'file') entries.push({ path: relative, type: 'file', size: size ?? 0 });
     // Symlinks and special files are not the user's files: the tree shows neither.
   }
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * The regular files of a tar of the workspace root (as {@link listArchiveEntries} names them) with
+ * their contents, without {@link isIgnoredWorkspacePath} folders, sorted by path.
+ */
+export async function readArchiveFiles(archive: Readable): Promise<Array<{ path: string; content: Buffer }>> {
+  const extract = tar.extract();
+  archive.on('error', (error: Error) => extract.destroy(error));
+  archive.pipe(extract);
+  const files: Array<{ path: string; content: Buffer }> = [];
+  for await (const entry of extract) {
+    const path = archiveRelativePath(entry.header.name);
+    if (entry.header.type !== 'file' || path === '' || isIgnoredWorkspacePath(path)) {
+      entry.resume();
+      continue;
+    }
+    files.push({ path, content: await streamToBuffer(entry) });
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** A tar entry's name without the archived root folder's own name: `app/src/a.astro` → `src/a.astro`. */
+function archiveRelativePath(name: string): string {
+  return name.replace(/^\.?\/?[^/]*\/?/, '').replace(/\/+$/, '');
 }
 
 export async function streamToBuffer(stream: AsyncIterable<unknown>): Promise<Buffer> {

@@ -40,7 +40,8 @@ interface Diagnosis {
  * runtime's address. A dead or unhealthy workspace gets one restart (per session and backend
  * process); if that fails, or it fails again later, the session ends `error` with the reason and
  * is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
- * memory. While the engine does not answer nothing is judged: an outage is not a dead workspace.
+ * memory, and one the runtime reports `lost` (its swarm node is gone) ends `error` at once with
+ * that reason. While the engine does not answer nothing is judged: an outage is not a dead workspace.
  */
 @Injectable()
 export class HealthMonitorService implements OnApplicationBootstrap {
@@ -134,6 +135,12 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       if (await this.cleanup.end(row.id, 'error', 'workspace disappeared: its container no longer exists')) {
         this.metrics.reconcileActions.inc({ action: 'disappeared' });
       }
+      return;
+    }
+    if (info.lost) {
+      // Nothing to restart where it ran (its node is gone): end it at once, saying why.
+      log.warn({ lost: info.lost }, 'workspace lost');
+      if (await this.cleanup.end(row.id, 'error', info.lost)) this.metrics.reconcileActions.inc({ action: 'lost' });
       return;
     }
     const diagnosis = oomKilled ? { problem: 'out of memory', oom: true } : await this.diagnose(row, info);

@@ -1,0 +1,529 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type Dockerode from 'dockerode';
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStats,
+  ExecResult,
+  FileTreeEntry,
+  ResourceAllocation,
+} from '@builder/shared';
+import { DockerService, dockerErrorMessage, dockerStatusCode, notFoundAsWorkspace, type SwarmNode } from '../services/docker.service';
+import { DEFAULT_CONTAINER_PORT } from './dev-server.constants';
+import { demuxLines } from './docker-frames.util';
+import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
+import {
+  ImageUnavailableError,
+  RuntimeUnavailableError,
+  WorkspaceNotFoundError,
+  WorkspaceUnreachableError,
+} from './runtime.errors';
+import { devServerPortOf, serviceEnv, toWorkspaceInfo, type DevServerState } from './swarm-mapping.util';
+import {
+  type AgentRequest,
+  type AgentTarget,
+  WORKSPACE_AGENT_PORT,
+  WORKSPACE_AGENT_SCRIPT,
+  WORKSPACE_AGENT_TOKEN_ENV,
+  WorkspaceAgentClient,
+} from './workspace-agent.client';
+import {
+  devServerCommand,
+  devServerEnv,
+  devServerPort,
+  envList,
+  WORKSPACE_DIR,
+  WORKSPACE_ENTRYPOINT,
+  WORKSPACE_TMPFS,
+  WORKSPACE_USER,
+  workspaceHealthcheck,
+  workspaceLabels,
+} from './workspace-container.util';
+import { normalizeWorkspacePath } from './workspace-path.util';
+import {
+  WORKSPACE_LABELS,
+  type WorkspaceAddress,
+  type WorkspaceFileContent,
+  type WorkspaceRuntime,
+  type WorkspaceVolumeInfo,
+} from './workspace-runtime.interface';
+
+/** Task restarts the swarm makes after a failure before it gives up (a replaced task lost its files). */
+const RESTART_ATTEMPTS = 2;
+const NANO = 1_000_000_000;
+/** How long a removal waits for the swarm to free a workspace network (its task stops first). */
+const NETWORK_RELEASE_MS = 20_000;
+/** Node states are read at most this often: one list serves every inspect in between. */
+const NODES_CACHE_MS = 1_000;
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** How to reach a workspace, as its service spec says. */
+interface ServiceTarget extends AgentTarget {
+  network: string;
+  port: number;
+}
+
+/**
+ * Name of a session's service and of its network: `ws-<sessionId>`, a DNS label the dev server and
+ * agent are reached by; a session id that cannot be one is hashed.
+ */
+export function workspaceServiceName(sessionId: string): string {
+  const name = `ws-${sessionId}`;
+  return DNS_LABEL.test(name) ? name : `ws-${createHash('sha256').update(sessionId).digest('hex').slice(0, 40)}`;
+}
+
+/**
+ * Workspaces as Docker Swarm services on a cluster of engines: one service per session (one
+ * replica, `dnsrr`, no published port) on an internal overlay network of its own, which only this
+ * backend's container joins. Swarm places each by its reservations and restarts it within a small
+ * bound. The backend reaches a workspace over that network only: the dev server and the workspace
+ * agent (files, exec, stats, the dev server's own start and stop) by service name, and logs through
+ * the manager's service API. Nothing here touches a node's file system or its engine.
+ *
+ * A workspace's files live in its task's own volume (an anonymous one, removed with the task's
+ * container on whichever node it ran): a task the swarm replaces, or one whose node is lost, takes
+ * them with it, and the workspace reports itself `lost`.
+ */
+@Injectable()
+export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
+  readonly kind = 'swarm' as const;
+  readonly publishesHostPorts = false;
+  private readonly logger = new Logger(SwarmRuntime.name);
+  private readonly agent = new WorkspaceAgentClient();
+  private readonly targets = new Map<string, Promise<ServiceTarget>>();
+  /** Workspace networks this process's container has joined. */
+  private readonly joined = new Map<string, Promise<void>>();
+  private manager: Promise<void> | null = null;
+  private nodes: { at: number; value: Promise<Map<string, SwarmNode>> } | null = null;
+
+  constructor(
+    @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
+    private readonly docker: DockerService,
+  ) {}
+
+  /** The container joined to each workspace network: this backend's own. */
+  get attachContainer(): string {
+    return this.options.swarmAttachContainer ?? hostname();
+  }
+
+  async ping(): Promise<void> {
+    await this.docker.ping();
+    // Once per process: an engine does not stop being a manager under a running backend.
+    this.manager ??= this.assertManager().catch((error: unknown) => {
+      this.manager = null;
+      throw error;
+    });
+    await this.manager;
+  }
+
+  /**
+   * Nodes pull the image themselves when a task lands on them. Here it is only checked: present on
+   * the manager, or known to its registry (asked through the manager's engine).
+   */
+  async ensureImage(image: string, onProgress?: (message: string) => void): Promise<'present' | 'pulled'> {
+    if (await this.docker.imageExists(image)) return 'present';
+    if (await this.docker.registryHasImage(image)) {
+      onProgress?.(`${image} is in its registry; each node pulls it for its first workspace`);
+      return 'present';
+    }
+    throw new ImageUnavailableError(image, 'neither on the swarm manager nor in its registry');
+  }
+
+  async create(spec: ContainerSpec): Promise<{ id: string }> {
+    const labels = workspaceLabels(spec, this.options.deploymentId);
+    const name = workspaceServiceName(spec.sessionId);
+    const token = randomBytes(32).toString('base64url');
+    const port = devServerPort(spec);
+    try {
+      const network = await this.createNetwork(name, labels);
+      // Joining the network (~0.6 s on this engine) overlaps the service's placement and start.
+      const [id] = await Promise.all([
+        this.docker.createService(this.serviceSpec(spec, { name, labels, token, network, port })),
+        this.join(network),
+      ]);
+      this.targets.set(id, Promise.resolve({ id, host: name, token, network, port }));
+      return { id };
+    } catch (error) {
+      // Leave nothing behind: the service (if it was made) and the network carry the session label.
+      await this.removeBySession(spec.sessionId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The first start places the task (one replica); later ones start the dev server again. */
+  async start(id: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const service = await this.inspectService(id);
+      if ((service.Spec?.Mode?.Replicated?.Replicas ?? 0) > 0) break;
+      try {
+        await this.docker.updateService(id, service.Version?.Index ?? 0, {
+          ...service.Spec,
+          Mode: { Replicated: { Replicas: 1 } },
+        });
+        return;
+      } catch (error) {
+        // Another update came first ("update out of sequence"): read the spec again, once.
+        if (attempt >= 1 || !/out of sequence/i.test(dockerErrorMessage(error))) throw notFoundAsWorkspace(error, id);
+      }
+    }
+    await this.agentJson(id, { method: 'POST', path: '/v1/dev-server/start', timeoutMs: this.options.operationTimeoutMs }).catch(
+      (error: unknown) => {
+        // The task is not running yet: its agent starts the dev server when it does.
+        if (!(error instanceof WorkspaceUnreachableError)) throw error;
+      },
+    );
+  }
+
+  /** Stops the dev server (its container, volume and agent stay: files remain readable). Idempotent. */
+  async stop(id: string, timeoutSeconds = 10): Promise<void> {
+    await this.agentJson(id, {
+      method: 'POST',
+      path: '/v1/dev-server/stop',
+      query: { graceMs: String(timeoutSeconds * 1000) },
+      timeoutMs: timeoutSeconds * 1000 + this.options.operationTimeoutMs,
+    }).catch((error: unknown) => {
+      if (!(error instanceof WorkspaceUnreachableError)) throw error;
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    let target: ServiceTarget;
+    try {
+      target = await this.target(id);
+    } catch (error) {
+      if (error instanceof WorkspaceNotFoundError) return;
+      throw error;
+    }
+    this.targets.delete(id);
+    await this.docker.removeService(id);
+    await this.removeNetwork(target.network);
+  }
+
+  async removeBySession(sessionId: string): Promise<void> {
+    const label = `${WORKSPACE_LABELS.sessionId}=${sessionId}`;
+    for (const service of await this.docker.listServices([label])) {
+      this.targets.delete(service.ID);
+      await this.docker.removeService(service.ID);
+    }
+    for (const network of await this.docker.listNetworks([label])) await this.removeNetwork(network.Id);
+  }
+
+  async inspect(id: string): Promise<ContainerInfo> {
+    const [service, tasks, nodes] = await Promise.all([
+      this.inspectService(id),
+      this.docker.listTasks([id]),
+      this.nodeStates(),
+    ]);
+    const running = tasks.some((task) => task.Status.State === 'running');
+    const devServer = running
+      ? await this.agentJson<DevServerState>(id, { method: 'GET', path: '/v1/state', timeoutMs: this.options.operationTimeoutMs }).catch(
+          (error: unknown) => {
+            // An agent that does not answer yet (or any more): the task's own state says the rest.
+            if (error instanceof WorkspaceUnreachableError) return null;
+            throw error;
+          },
+        )
+      : null;
+    return toWorkspaceInfo(service, tasks, nodes, devServer);
+  }
+
+  async exec(id: string, command: string[], options: { timeoutMs?: number; user?: string } = {}): Promise<ExecResult> {
+    if (options.user !== undefined && !['1000', WORKSPACE_USER, 'node'].includes(options.user)) {
+      throw new Error(`the swarm runtime runs commands as the workspace user (${WORKSPACE_USER}) only, not ${options.user}`);
+    }
+    const timeoutMs = options.timeoutMs ?? this.options.operationTimeoutMs;
+    return this.agentJson<ExecResult>(id, {
+      method: 'POST',
+      path: '/v1/exec',
+      body: { command, timeoutMs },
+      // The agent ends the command at its bound; the request waits a little longer for that answer.
+      timeoutMs: timeoutMs + 5_000,
+    });
+  }
+
+  async logs(id: string, options: { tail?: number } = {}): Promise<string[]> {
+    try {
+      return demuxLines(await this.docker.serviceLogs(id, options.tail ?? 200)).map((entry) => entry.line);
+    } catch (error) {
+      throw notFoundAsWorkspace(error, id);
+    }
+  }
+
+  async stats(id: string): Promise<ContainerStats> {
+    return this.agentJson<ContainerStats>(id, { method: 'GET', path: '/v1/stats', timeoutMs: this.options.operationTimeoutMs });
+  }
+
+  /**
+   * Limits are fixed when the service is made: changing a swarm service's resources replaces its
+   * task, and with it the workspace's files. So a live change is not applied (the CPU limit holds
+   * from the start; see the README's swarm section).
+   */
+  async updateResources(id: string, _resources: Partial<ResourceAllocation>): Promise<void> {
+    await this.target(id);
+  }
+
+  async address(id: string): Promise<WorkspaceAddress> {
+    const target = await this.target(id);
+    await this.join(target.network);
+    return { host: target.host, port: target.port };
+  }
+
+  async list(): Promise<ContainerInfo[]> {
+    const [services, tasks, nodes] = await Promise.all([
+      this.docker.listServices([`${WORKSPACE_LABELS.managed}=true`]),
+      this.docker.listTasks(),
+      this.nodeStates(),
+    ]);
+    return services.map((service) => toWorkspaceInfo(service, tasks, nodes, null));
+  }
+
+  /** The workspace networks: what a session leaves when its service is gone but its network is not. */
+  async listVolumes(): Promise<WorkspaceVolumeInfo[]> {
+    const networks = await this.docker.listNetworks([`${WORKSPACE_LABELS.managed}=true`]);
+    return networks.map((network) => ({ name: network.Name, labels: network.Labels ?? {} }));
+  }
+
+  async readFile(id: string, path: string): Promise<Buffer> {
+    const relative = normalizeWorkspacePath(path);
+    return this.agentCall(id, { method: 'GET', path: '/v1/files', query: { path: relative }, timeoutMs: this.options.operationTimeoutMs }, (target, call) =>
+      this.agent.bytes(target, call),
+    );
+  }
+
+  async writeFile(id: string, path: string, content: Buffer): Promise<void> {
+    const relative = normalizeWorkspacePath(path);
+    await this.agentCall(
+      id,
+      { method: 'PUT', path: '/v1/files', query: { path: relative }, body: content, timeoutMs: this.options.operationTimeoutMs },
+      (target, call) => this.agent.bytes(target, call),
+    );
+  }
+
+  async listFiles(id: string): Promise<FileTreeEntry[]> {
+    return this.agentJson<FileTreeEntry[]>(id, { method: 'GET', path: '/v1/tree', timeoutMs: this.options.operationTimeoutMs });
+  }
+
+  async readTree(id: string): Promise<WorkspaceFileContent[]> {
+    const files = await this.agentJson<Array<{ path: string; content: string }>>(id, {
+      method: 'GET',
+      path: '/v1/tree',
+      query: { content: '1' },
+      timeoutMs: this.options.operationTimeoutMs,
+    });
+    return files.map((file) => ({ path: file.path, content: Buffer.from(file.content, 'base64') }));
+  }
+
+  async applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void> {
+    await this.agentCall(
+      id,
+      {
+        method: 'POST',
+        path: '/v1/changes',
+        body: {
+          writes: changes.writes.map((file) => ({ path: normalizeWorkspacePath(file.path), content: file.content.toString('base64') })),
+          deletes: changes.deletes.map((path) => normalizeWorkspacePath(path)),
+        },
+        timeoutMs: this.options.operationTimeoutMs,
+      },
+      (target, call) => this.agent.bytes(target, call),
+    );
+  }
+
+  onModuleDestroy(): void {
+    this.agent.close();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async assertManager(): Promise<void> {
+    const { state, manager } = await this.docker.swarmState();
+    if (!manager) {
+      throw new RuntimeUnavailableError(
+        `the Docker engine at ${this.docker.endpoint} is not a swarm manager (swarm state: ${state}); RUNTIME=swarm needs one`,
+      );
+    }
+  }
+
+  private serviceSpec(
+    spec: ContainerSpec,
+    workspace: { name: string; labels: Record<string, string>; token: string; network: string; port: number },
+  ): Dockerode.ServiceSpec {
+    const { name, labels, token, network, port } = workspace;
+    return {
+      Name: name,
+      Labels: labels,
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: spec.image,
+          Labels: labels,
+          // The agent supervises the image's own entrypoint running the dev server.
+          Command: ['node', WORKSPACE_AGENT_SCRIPT],
+          Args: [WORKSPACE_ENTRYPOINT, ...devServerCommand(port)],
+          Env: envList({
+            ...devServerEnv(spec, port),
+            WORKSPACE_AGENT_PORT: String(WORKSPACE_AGENT_PORT),
+            [WORKSPACE_AGENT_TOKEN_ENV]: token,
+          }),
+          Dir: WORKSPACE_DIR,
+          User: WORKSPACE_USER,
+          ReadOnly: true,
+          Init: true,
+          CapabilityDrop: ['ALL'],
+          HealthCheck: workspaceHealthcheck(this.options.healthcheckIntervalMs),
+          Mounts: [
+            // Anonymous: filled from the image's /app, removed with the task's container on its node.
+            { Type: 'volume', Target: WORKSPACE_DIR },
+            ...Object.entries(WORKSPACE_TMPFS).map(([Target, SizeBytes]) => ({ Type: 'tmpfs' as const, Target, TmpfsOptions: { SizeBytes } })),
+          ] as Dockerode.MountSettings[],
+          StopGracePeriod: 10 * NANO,
+        },
+        Resources: {
+          Limits: {
+            NanoCPUs: Math.round(spec.resources.cpuCores * NANO),
+            MemoryBytes: spec.resources.memoryBytes,
+            Pids: spec.resources.pidsLimit,
+          },
+          Reservations: {
+            NanoCPUs: Math.round(this.options.swarmCpuReservationCores * NANO),
+            MemoryBytes: spec.resources.memoryBytes,
+          },
+        },
+        RestartPolicy: { Condition: 'on-failure', MaxAttempts: RESTART_ATTEMPTS, Delay: NANO },
+        Placement: { Constraints: this.options.swarmPlacementConstraints },
+        Networks: [{ Target: network }],
+        LogDriver: { Name: 'json-file', Options: { 'max-size': '2m', 'max-file': '2' } },
+      },
+      // Placed by start(), so create and start stay two steps, as on the other runtimes.
+      Mode: { Replicated: { Replicas: 0 } },
+      // The service name resolves to its task's address; a virtual IP would not answer across nodes here.
+      EndpointSpec: { Mode: 'dnsrr' },
+    };
+  }
+
+  /**
+   * The workspace's own network: an internal overlay (no way out of the cluster, no gateway), which
+   * nothing but the workspace and this backend's container joins, so no workspace reaches another.
+   */
+  private async createNetwork(name: string, labels: Record<string, string>): Promise<string> {
+    try {
+      return await this.docker.createNetwork({
+        Name: name,
+        Driver: 'overlay',
+        Internal: true,
+        Attachable: true,
+        CheckDuplicate: true,
+        Labels: labels,
+      });
+    } catch (error) {
+      if (dockerStatusCode(error) !== 409) throw error;
+      // Left by an earlier attempt for the same session: ours to use.
+      const [existing] = (await this.docker.listNetworks([`${WORKSPACE_LABELS.sessionId}=${labels[WORKSPACE_LABELS.sessionId]}`])).filter(
+        (network) => network.Name === name,
+      );
+      if (!existing) throw error;
+      return existing.Id;
+    }
+  }
+
+  /** Joins this backend's container to a workspace network, once per process and network. */
+  private join(network: string): Promise<void> {
+    let joined = this.joined.get(network);
+    if (!joined) {
+      joined = this.docker.connectNetwork(network, this.attachContainer).catch((error: unknown) => {
+        this.joined.delete(network);
+        if (dockerStatusCode(error) === 404 && /container/i.test(dockerErrorMessage(error))) {
+          throw new RuntimeUnavailableError(
+            `the swarm runtime joins each workspace network with this backend's container "${this.attachContainer}" (SWARM_ATTACH_CONTAINER, default the host name), which the engine does not know: run the API as a container on a manager`,
+            { cause: error },
+          );
+        }
+        throw error;
+      });
+      this.joined.set(network, joined);
+    }
+    return joined;
+  }
+
+  /** Leaves and removes a workspace network, waiting while the swarm still frees it from the task. */
+  private async removeNetwork(network: string): Promise<void> {
+    this.joined.delete(network);
+    await this.docker.disconnectNetwork(network, this.attachContainer);
+    const deadline = Date.now() + NETWORK_RELEASE_MS;
+    for (;;) {
+      try {
+        await this.docker.removeNetwork(network);
+        return;
+      } catch (error) {
+        const status = dockerStatusCode(error);
+        if ((status !== 403 && status !== 409 && status !== 500) || Date.now() > deadline) {
+          if (Date.now() > deadline) {
+            this.logger.warn(`workspace network ${network} is still in use after ${NETWORK_RELEASE_MS} ms; reconciliation removes it later`);
+            return;
+          }
+          throw error;
+        }
+        await sleep(250);
+      }
+    }
+  }
+
+  private async target(id: string): Promise<ServiceTarget> {
+    let target = this.targets.get(id);
+    if (!target) {
+      target = this.inspectService(id).then((service) => {
+        const spec = service.Spec?.TaskTemplate as Dockerode.ContainerTaskSpec | undefined;
+        const network = spec?.Networks?.[0]?.Target;
+        const token = serviceEnv(service, WORKSPACE_AGENT_TOKEN_ENV);
+        if (!network || !token || !service.Spec?.Name) {
+          throw new Error(`service ${id} is not a workspace of the swarm runtime (no network or agent secret)`);
+        }
+        return { id, host: service.Spec.Name, token, network, port: devServerPortOf(service, DEFAULT_CONTAINER_PORT) };
+      });
+      this.targets.set(id, target);
+      target.catch(() => this.targets.delete(id));
+    }
+    return target;
+  }
+
+  private agentJson<T>(id: string, call: AgentRequest): Promise<T> {
+    return this.agentCall(id, call, (target, request) => this.agent.json<T>(target, request));
+  }
+
+  /** A call to the workspace's agent; an agent that does not answer because the service is gone is a missing workspace. */
+  private async agentCall<T>(id: string, call: AgentRequest, send: (target: AgentTarget, call: AgentRequest) => Promise<T>): Promise<T> {
+    const target = await this.target(id);
+    await this.join(target.network);
+    try {
+      return await send(target, call);
+    } catch (error) {
+      if (error instanceof WorkspaceUnreachableError) {
+        this.targets.delete(id);
+        await this.inspectService(id); // throws WorkspaceNotFoundError when the service is gone
+      }
+      throw error;
+    }
+  }
+
+  private async inspectService(id: string): Promise<Dockerode.Service> {
+    try {
+      return await this.docker.inspectService(id);
+    } catch (error) {
+      throw notFoundAsWorkspace(error, id);
+    }
+  }
+
+  private nodeStates(): Promise<Map<string, SwarmNode>> {
+    if (!this.nodes || Date.now() - this.nodes.at > NODES_CACHE_MS) {
+      const value = this.docker.listNodes().then((nodes) => new Map(nodes.map((node) => [node.ID, node])));
+      this.nodes = { at: Date.now(), value };
+      value.catch(() => {
+        if (this.nodes?.value === value) this.nodes = null;
+      });
+    }
+    return this.nodes.value;
+  }
+
+}
