@@ -1,0 +1,318 @@
+// A real Docker Swarm on this one machine, for the swarm tests and benchmark (root only): the
+// machine's engine becomes the manager, advertising on a veth pair made for it, and with
+// `workers: 1` a second engine in a network namespace of its own joins as a worker (its own image
+// store, bridge and firewall; overlay traffic crosses the veth as VXLAN). The namespace has no
+// default route: nothing it runs can reach past this machine. A pull-through registry on the
+// veth's host address serves the worker the images of the local registry (127.0.0.1:5000).
+// Everything is removed by destroy(), also after a crash of the process that made it: the next
+// run finds its record in STATE_DIR and cleans up first. The machine's engine is shared with other
+// test runs; it is left out of swarm mode, exactly as found, and a swarm this code did not make is
+// never touched (an engine already in one is refused).
+// See ../../../shared/notes/multi-node-swarm.md (and README "Docker Swarm") for the measured facts.
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const DOCKER = process.env.DOCKER_CLI ?? 'docker';
+/** One test swarm at a time on this machine: this folder is its lock and its record. */
+const STATE_DIR = '/run/builder-test-swarm';
+const NETNS = 'builder-swarm-n2';
+const VETH_HOST = 'vh-builder-n2';
+const VETH_PEER = 'vn-builder-n2';
+const SUBNET = '10.199.0';
+const MANAGER_ADDR = `${SUBNET}.1`;
+const WORKER_ADDR = `${SUBNET}.2`;
+const WORKER_SOCKET = '/run/docker-builder-n2.sock';
+const WORKER_ROOT = '/var/lib/docker-builder-n2';
+const WORKER_EXEC_ROOT = '/run/docker-builder-n2';
+const WORKER_PIDFILE = '/run/docker-builder-n2.pid';
+/** Address pool of the swarm's overlay networks (one /24 each), clear of this machine's networks. */
+const OVERLAY_POOL = '10.211.0.0/16';
+export const REGISTRY_ADDR = `${MANAGER_ADDR}:5000`;
+/** Label on the manager node this code makes, so a leftover of an earlier run is known as ours. */
+const NODE_LABEL = 'dev.builder.test-swarm';
+
+async function sh(command, args, options = {}) {
+  const { stdout } = await run(command, args, { maxBuffer: 16 * 1024 * 1024, ...options });
+  return stdout.trim();
+}
+const docker = (args, socket) => sh(DOCKER, socket ? ['-H', `unix://${socket}`, ...args] : args);
+const quiet = (promise) => promise.then(() => undefined, () => undefined);
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+function readState() {
+  try {
+    return JSON.parse(readFileSync(join(STATE_DIR, 'state.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+function writeState(state) {
+  writeFileSync(join(STATE_DIR, 'state.json'), JSON.stringify(state));
+}
+
+/** Takes the lock (waiting while another live run holds it); a dead holder's leftovers are cleaned first. */
+async function lock(timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(STATE_DIR);
+      writeState({ pid: process.pid });
+      return;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    const state = readState();
+    if (state && !alive(state.pid)) {
+      console.warn(`[local-swarm] cleaning up after an earlier run (pid ${state.pid}) that did not`);
+      await teardown(state);
+      rmSync(STATE_DIR, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`another test swarm (pid ${state?.pid}) holds ${STATE_DIR}`);
+    await sleep(1_000);
+  }
+}
+
+/** Everything a state record says was made, removed in the order the note gives; each step tolerates "already gone". */
+async function teardown(state) {
+  if (state.registryPid && alive(state.registryPid)) process.kill(state.registryPid, 'SIGTERM');
+  if (state.swarm && (state.pid === process.pid || (await managerIsOurs(state)))) {
+    // Services first (their containers go sooner than with the swarm), then both nodes leave.
+    const services = await docker(['service', 'ls', '-q']).catch(() => '');
+    if (services) await quiet(docker(['service', 'rm', ...services.split('\n')]));
+    if (state.worker) await quiet(docker(['swarm', 'leave', '--force'], WORKER_SOCKET));
+    await quiet(docker(['swarm', 'leave', '--force']));
+  }
+  if (state.worker) {
+    const pid = state.workerPid;
+    if (pid && alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 150 && alive(pid); i++) await sleep(200);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    // What an engine that died hard leaves: processes in the namespace (containerd, shims) and mounts.
+    const pids = await sh('ip', ['netns', 'pids', NETNS]).catch(() => '');
+    for (const leftover of pids.split('\n').filter(Boolean)) quietKill(Number(leftover));
+    const mounts = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[1])
+      .filter((target) => target && (target.startsWith(WORKER_ROOT) || target.startsWith(WORKER_EXEC_ROOT)))
+      .reverse();
+    for (const target of mounts) await quiet(sh('umount', ['-l', target]));
+    rmSync(WORKER_ROOT, { recursive: true, force: true });
+    rmSync(WORKER_EXEC_ROOT, { recursive: true, force: true });
+    rmSync(WORKER_SOCKET, { force: true });
+    rmSync(WORKER_PIDFILE, { force: true });
+  }
+  await quiet(sh('ip', ['netns', 'del', NETNS]));
+  await quiet(sh('ip', ['link', 'del', VETH_HOST]));
+  // Swarm mode made docker_gwbridge on the manager; it stays after leaving unless removed.
+  if (state.createdGwbridge) await quiet(docker(['network', 'rm', 'docker_gwbridge']));
+  if (state.registryDir) rmSync(state.registryDir, { recursive: true, force: true });
+}
+
+/** Whether the machine's engine is in the swarm this record made (its node carries our label), not another. */
+async function managerIsOurs(state) {
+  const label = await docker(['node', 'inspect', 'self', '--format', `{{index .Spec.Labels "${NODE_LABEL}"}}`]).catch(() => '');
+  if (label === String(state.pid)) return true;
+  console.warn(`[local-swarm] the engine's swarm is not the one of run ${state.pid} (label "${label}"): left as it is`);
+  return false;
+}
+
+function quietKill(pid) {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+async function waitUntil(what, check, timeoutMs, intervalMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`[local-swarm] timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Makes the swarm. `workers`: 0 (a one-node swarm: the machine's engine) or 1 (plus a worker engine
+ * in a network namespace, and the registry it pulls from). Answers a handle; call destroy() in a
+ * `finally`/afterAll. Needs root, the `docker` CLI, iproute2, nsenter and (with a worker)
+ * docker-registry.
+ */
+export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_000 } = {}) {
+  if (process.getuid?.() !== 0) throw new Error('[local-swarm] needs root (network namespaces, a second engine)');
+  await lock(lockTimeoutMs);
+  const state = { pid: process.pid, createdAt: new Date().toISOString() };
+  writeState(state);
+  const handle = {
+    managerAddr: MANAGER_ADDR,
+    workerAddr: WORKER_ADDR,
+    workerSocket: workers > 0 ? WORKER_SOCKET : null,
+    registryAddr: workers > 0 ? REGISTRY_ADDR : null,
+    managerNodeId: '',
+    workerNodeId: null,
+    /** The same image under the registry's address (pullable by every node; tagged on the manager). */
+    async imageFor(localImage) {
+      if (!handle.registryAddr) return localImage;
+      const [, path] = /^[^/]+\/(.+)$/.exec(localImage) ?? [null, localImage];
+      const name = `${handle.registryAddr}/${path}`;
+      await docker(['tag', localImage, name]);
+      state.tags = [...(state.tags ?? []), name];
+      writeState(state);
+      return name;
+    },
+    /** Stops the worker's engine (its containers with it), as a lost node. */
+    async stopWorkerEngine() {
+      const pid = state.workerPid;
+      if (!pid || !alive(pid)) return;
+      process.kill(pid, 'SIGTERM');
+      await waitUntil('the worker engine to exit', async () => !alive(pid), 60_000);
+    },
+    /**
+     * A TCP port on `host` (an address of this machine a container reaches, e.g. a bridge's
+     * gateway) forwarding to 127.0.0.1:`targetPort`, in this process. Answers its port.
+     */
+    async forward(host, targetPort) {
+      const server = createServer((client) => {
+        const upstream = connect(targetPort, '127.0.0.1');
+        client.pipe(upstream).pipe(client);
+        const close = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('error', close);
+        upstream.on('error', close);
+      });
+      await new Promise((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+      handle.servers.push(server);
+      return server.address().port;
+    },
+    servers: [],
+    async destroy() {
+      for (const server of handle.servers) server.close();
+      for (const tag of state.tags ?? []) await quiet(docker(['rmi', '--no-prune', tag]));
+      await teardown(state);
+      rmSync(STATE_DIR, { recursive: true, force: true });
+    },
+  };
+  try {
+    const info = JSON.parse(await docker(['info', '--format', '{{json .Swarm}}']));
+    if (info.LocalNodeState !== 'inactive') {
+      throw new Error(`[local-swarm] the machine's engine is already in a swarm (${info.LocalNodeState}) this run did not make; not touching it`);
+    }
+    if (readState()?.pid !== process.pid) throw new Error('[local-swarm] lost the lock');
+    for (const line of (await sh('ip', ['-4', 'route'])).split('\n')) {
+      if (line.startsWith(`${SUBNET}.`) || line.startsWith('10.211.')) throw new Error(`[local-swarm] ${line} is in use on this machine`);
+    }
+
+    // The link: host end for the manager, peer in a namespace without a default route.
+    state.netns = true;
+    writeState(state);
+    await sh('ip', ['netns', 'add', NETNS]);
+    await sh('ip', ['link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_PEER]);
+    await sh('ip', ['link', 'set', VETH_PEER, 'netns', NETNS]);
+    await sh('ip', ['addr', 'add', `${MANAGER_ADDR}/24`, 'dev', VETH_HOST]);
+    await sh('ip', ['link', 'set', VETH_HOST, 'up']);
+    await sh('ip', ['netns', 'exec', NETNS, 'ip', 'addr', 'add', `${WORKER_ADDR}/24`, 'dev', VETH_PEER]);
+    await sh('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', VETH_PEER, 'up']);
+    await sh('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', 'lo', 'up']);
+
+    if (workers > 0) {
+      // The second engine: nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups).
+      state.worker = true;
+      writeState(state);
+      mkdirSync(WORKER_ROOT, { recursive: true });
+      mkdirSync(WORKER_EXEC_ROOT, { recursive: true });
+      const logFd = openSync(join(WORKER_ROOT, 'dockerd.log'), 'a');
+      const engine = spawn(
+        'nsenter',
+        [
+          `--net=/run/netns/${NETNS}`,
+          'dockerd',
+          '--data-root', WORKER_ROOT,
+          '--exec-root', WORKER_EXEC_ROOT,
+          '-H', `unix://${WORKER_SOCKET}`,
+          '--pidfile', WORKER_PIDFILE,
+          '--userland-proxy=false',
+          '--bip', '172.31.250.1/24',
+          '--insecure-registry', REGISTRY_ADDR,
+        ],
+        { detached: true, stdio: ['ignore', logFd, logFd] },
+      );
+      engine.unref();
+      state.workerPid = engine.pid; // nsenter execs dockerd: the same process
+      writeState(state);
+      await waitUntil('the worker engine', () => docker(['info', '--format', '{{.ID}}'], WORKER_SOCKET).then(Boolean), 60_000);
+
+      // The registry every node reaches: pulls are passed through to the local one.
+      state.registryDir = mkdtempSync(join(tmpdir(), 'builder-swarm-registry-'));
+      writeFileSync(
+        join(state.registryDir, 'config.yml'),
+        `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${state.registryDir}/storage\nproxy:\n  remoteurl: http://127.0.0.1:5000\nhttp:\n  addr: ${REGISTRY_ADDR}\n`,
+      );
+      const registryLog = openSync(join(state.registryDir, 'registry.log'), 'a');
+      const registry = spawn('docker-registry', ['serve', join(state.registryDir, 'config.yml')], {
+        detached: true,
+        stdio: ['ignore', registryLog, registryLog],
+      });
+      registry.unref();
+      state.registryPid = registry.pid;
+      writeState(state);
+      await waitUntil('the registry', () => fetch(`http://${REGISTRY_ADDR}/v2/`).then((r) => r.ok), 20_000);
+    }
+
+    state.createdGwbridge = !(await docker(['network', 'ls', '--format', '{{.Name}}'])).split('\n').includes('docker_gwbridge');
+    state.swarm = true;
+    writeState(state);
+    await docker([
+      'swarm', 'init',
+      '--advertise-addr', MANAGER_ADDR,
+      '--listen-addr', `${MANAGER_ADDR}:2377`,
+      '--data-path-addr', MANAGER_ADDR,
+      '--default-addr-pool', OVERLAY_POOL,
+      '--default-addr-pool-mask-length', '24',
+    ]);
+    handle.managerNodeId = await docker(['info', '--format', '{{.Swarm.NodeID}}']);
+    await docker(['node', 'update', '--label-add', `${NODE_LABEL}=${process.pid}`, handle.managerNodeId]);
+    if (workers > 0) {
+      const token = await docker(['swarm', 'join-token', '-q', 'worker']);
+      await docker(['swarm', 'join', '--token', token, `${MANAGER_ADDR}:2377`], WORKER_SOCKET);
+      handle.workerNodeId = await docker(['info', '--format', '{{.Swarm.NodeID}}'], WORKER_SOCKET);
+      await waitUntil(
+        'the worker to be Ready',
+        async () => (await docker(['node', 'inspect', '--format', '{{.Status.State}}', handle.workerNodeId])) === 'ready',
+        30_000,
+      );
+    }
+    return handle;
+  } catch (error) {
+    await handle.destroy().catch((cleanupError) => console.error('[local-swarm] clean-up failed', cleanupError));
+    throw error;
+  }
+}
+
+/** Whether this machine can make a local swarm (root, the tools, an engine not in a swarm). A reason when not. */
+export function localSwarmUnavailable() {
+  if (process.getuid?.() !== 0) return 'needs root';
+  for (const tool of [DOCKER, 'dockerd', 'nsenter', 'ip', 'docker-registry']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
+  }
+  return null;
+}
