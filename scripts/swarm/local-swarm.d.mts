@@ -20,6 +20,15 @@ export interface LocalSwarm {
   /** A port on `host` forwarding to 127.0.0.1:`targetPort`, served by this process. */
   forward(host: string, targetPort: number): Promise<number>;
   servers: Server[];
+  /** Runs the API image as a container on the manager (see local-swarm.mjs); answers its base URL. */
+  startApi(options: {
+    name: string;
+    image: string;
+    port: number;
+    env: Record<string, string>;
+    databaseUrl?: string;
+  }): Promise<string>;
+  stopApi(name: string, options?: { printLogs?: boolean }): Promise<void>;
   /** Removes everything: the engine leaves the swarm, the worker, namespace, link and registry go. */
   destroy(): Promise<void>;
 }

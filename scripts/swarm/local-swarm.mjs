@@ -10,7 +10,7 @@
 // never touched (an engine already in one is refused).
 // See ../../../shared/notes/multi-node-swarm.md (and README "Docker Swarm") for the measured facts.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,8 @@ async function lock(timeoutMs) {
 /** Everything a state record says was made, removed in the order the note gives; each step tolerates "already gone". */
 async function teardown(state) {
   if (state.registryPid && alive(state.registryPid)) process.kill(state.registryPid, 'SIGTERM');
+  for (const name of state.containers ?? []) await quiet(docker(['rm', '-f', name]));
+  for (const name of state.networks ?? []) await quiet(docker(['network', 'rm', name]));
   if (state.swarm && (state.pid === process.pid || (await managerIsOurs(state)))) {
     // Services first (their containers go sooner than with the swarm), then both nodes leave.
     const services = await docker(['service', 'ls', '-q']).catch(() => '');
@@ -120,8 +122,16 @@ async function teardown(state) {
   }
   await quiet(sh('ip', ['netns', 'del', NETNS]));
   await quiet(sh('ip', ['link', 'del', VETH_HOST]));
-  // Swarm mode made docker_gwbridge on the manager; it stays after leaving unless removed.
-  if (state.createdGwbridge) await quiet(docker(['network', 'rm', 'docker_gwbridge']));
+  // Swarm mode made docker_gwbridge on the manager; it stays after leaving unless removed (once the
+  // engine has let go of the ingress endpoint on it, a moment after leaving).
+  if (state.createdGwbridge) {
+    await waitUntil('docker_gwbridge to be removed', async () => {
+      await docker(['network', 'rm', 'docker_gwbridge']).catch((error) => {
+        if (!/not found/i.test(String(error.stderr ?? error.message))) throw error;
+      });
+      return true;
+    }, 30_000, 500).catch((error) => console.warn(`[local-swarm] ${error.message}`));
+  }
   if (state.registryDir) rmSync(state.registryDir, { recursive: true, force: true });
 }
 
@@ -205,6 +215,50 @@ export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_00
       return server.address().port;
     },
     servers: [],
+    /**
+     * Runs the API image as a container on the manager, as swarm mode deploys it: on a bridge of its
+     * own (whose DNS resolves the workspaces' service names once it joins their networks), with the
+     * manager's socket, its port published on 127.0.0.1 under the same number (preview URLs name
+     * it). A `databaseUrl` on 127.0.0.1 is reached through a forwarder on the bridge's gateway.
+     * Answers its base URL; it is removed by destroy() (or stopApi()).
+     */
+    async startApi({ name, image, port, env, databaseUrl }) {
+      const network = `${name}-front`;
+      state.networks = [...(state.networks ?? []), network];
+      state.containers = [...(state.containers ?? []), name];
+      writeState(state);
+      await docker(['network', 'create', network]);
+      const gateway = await docker(['network', 'inspect', network, '--format', '{{(index .IPAM.Config 0).Gateway}}']);
+      const vars = { ...env, PORT: String(port) };
+      if (databaseUrl) {
+        const url = new URL(databaseUrl);
+        url.hostname = gateway;
+        url.port = String(await handle.forward(gateway, Number(new URL(databaseUrl).port || 5432)));
+        vars.DATABASE_URL = url.toString();
+      }
+      await docker([
+        'run', '-d', '--name', name, '--network', network,
+        '-p', `127.0.0.1:${port}:${port}`,
+        '-v', '/var/run/docker.sock:/var/run/docker.sock',
+        '--group-add', String(statSync('/var/run/docker.sock').gid),
+        // Names the engine's DNS does not know (a workspace already removed) are never asked upstream.
+        '--dns', '127.0.0.1',
+        ...Object.entries(vars).flatMap(([key, value]) => ['-e', `${key}=${value}`]),
+        image,
+      ]);
+      const baseUrl = `http://127.0.0.1:${port}`;
+      await waitUntil(`the API container ${name}`, () => fetch(`${baseUrl}/health/ready`).then((r) => r.ok), 120_000, 250).catch(async (error) => {
+        const logs = await docker(['logs', '--tail', '40', name]).catch(() => '');
+        throw new Error(`${error.message}\n${logs}`);
+      });
+      return baseUrl;
+    },
+    /** Removes an API container startApi() made (its logs, if asked, printed first). */
+    async stopApi(name, { printLogs = false } = {}) {
+      if (printLogs) console.log(await run(DOCKER, ['logs', '--tail', '200', name]).then((r) => r.stdout + r.stderr, () => ''));
+      await quiet(docker(['rm', '-f', name]));
+      await quiet(docker(['network', 'rm', `${name}-front`]));
+    },
     async destroy() {
       for (const server of handle.servers) server.close();
       for (const tag of state.tags ?? []) await quiet(docker(['rmi', '--no-prune', tag]));

@@ -31,7 +31,10 @@ describe.skipIf(unavailable !== null)('SwarmRuntime on a one-node swarm', () => 
   const network = `builder-swarm-contract-${runId}`;
   const results = new Map<string, InnerResult>();
 
+  let gwbridgeBefore = false;
+
   beforeAll(async () => {
+    gwbridgeBefore = (await docker.listNetworks()).some((n) => n.Name === 'docker_gwbridge');
     swarm = await createLocalSwarm({ workers: 0 });
     reportDir = await mkdtemp(join(tmpdir(), 'swarm-contract-'));
     // A user-defined bridge gives the container the engine's DNS, which resolves service names.
@@ -62,6 +65,8 @@ describe.skipIf(unavailable !== null)('SwarmRuntime on a one-node swarm', () => 
       HostConfig: {
         Binds: [`${REPO_ROOT}:${REPO_ROOT}`, '/var/run/docker.sock:/var/run/docker.sock', `${reportDir}:/report`],
         NetworkMode: network,
+        // Names the engine's DNS does not know (a workspace already removed) are never asked upstream.
+        Dns: ['127.0.0.1'],
       },
     });
     try {
@@ -99,6 +104,8 @@ describe.skipIf(unavailable !== null)('SwarmRuntime on a one-node swarm', () => 
     swarm = undefined;
     const info = (await docker.info()) as { Swarm: { LocalNodeState: string } };
     expect(info.Swarm.LocalNodeState).toBe('inactive');
-    expect((await docker.listNetworks()).map((n) => n.Name)).not.toContain('ingress');
+    const networks = (await docker.listNetworks()).map((n) => n.Name);
+    expect(networks).not.toContain('ingress');
+    if (!gwbridgeBefore) expect(networks).not.toContain('docker_gwbridge');
   });
 });

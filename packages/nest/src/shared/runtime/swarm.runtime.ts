@@ -17,6 +17,7 @@ import { demuxLines } from './docker-frames.util';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import {
   ImageUnavailableError,
+  RuntimeTimeoutError,
   RuntimeUnavailableError,
   WorkspaceNotFoundError,
   WorkspaceUnreachableError,
@@ -56,6 +57,8 @@ const RESTART_ATTEMPTS = 2;
 const NANO = 1_000_000_000;
 /** How long a removal waits for the swarm to free a workspace network (its task stops first). */
 const NETWORK_RELEASE_MS = 20_000;
+/** Bound of the agent's answer about its dev server when the workspace is inspected. */
+const AGENT_STATE_TIMEOUT_MS = 5_000;
 /** Node states are read at most this often: one list serves every inspect in between. */
 const NODES_CACHE_MS = 1_000;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -153,7 +156,11 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     }
   }
 
-  /** The first start places the task (one replica); later ones start the dev server again. */
+  /**
+   * The first start places the task (one replica); later ones start the dev server again. Answers
+   * once the task runs and its agent answers, as a started container runs on the docker runtime
+   * (the first task on a node waits for that node's pull of the image).
+   */
   async start(id: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const service = await this.inspectService(id);
@@ -163,18 +170,14 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
           ...service.Spec,
           Mode: { Replicated: { Replicas: 1 } },
         });
-        return;
+        return await this.waitUntilRunning(id);
       } catch (error) {
         // Another update came first ("update out of sequence"): read the spec again, once.
         if (attempt >= 1 || !/out of sequence/i.test(dockerErrorMessage(error))) throw notFoundAsWorkspace(error, id);
       }
     }
-    await this.agentJson(id, { method: 'POST', path: '/v1/dev-server/start', timeoutMs: this.options.operationTimeoutMs }).catch(
-      (error: unknown) => {
-        // The task is not running yet: its agent starts the dev server when it does.
-        if (!(error instanceof WorkspaceUnreachableError)) throw error;
-      },
-    );
+    await this.waitUntilRunning(id);
+    await this.agentJson(id, { method: 'POST', path: '/v1/dev-server/start', timeoutMs: this.options.operationTimeoutMs });
   }
 
   /** Stops the dev server (its container, volume and agent stay: files remain readable). Idempotent. */
@@ -217,12 +220,15 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
       this.docker.listTasks([id]),
       this.nodeStates(),
     ]);
-    const running = tasks.some((task) => task.Status.State === 'running');
-    const devServer = running
-      ? await this.agentJson<DevServerState>(id, { method: 'GET', path: '/v1/state', timeoutMs: this.options.operationTimeoutMs }).catch(
+    // The agent is asked only on a node the swarm still hears from: one that is gone drops packets,
+    // and a health round would wait for each of its workspaces' timeouts.
+    const running = tasks.find((task) => task.Status.State === 'running' && task.DesiredState === 'running');
+    const reachable = running?.NodeID !== undefined && nodes.get(running.NodeID)?.Status.State === 'ready';
+    const devServer = reachable
+      ? await this.agentJson<DevServerState>(id, { method: 'GET', path: '/v1/state', timeoutMs: AGENT_STATE_TIMEOUT_MS }).catch(
           (error: unknown) => {
-            // An agent that does not answer yet (or any more): the task's own state says the rest.
-            if (error instanceof WorkspaceUnreachableError) return null;
+            // An agent that does not answer (yet, or any more): the task's own state says the rest.
+            if (error instanceof WorkspaceUnreachableError || error instanceof RuntimeTimeoutError) return null;
             throw error;
           },
         )
@@ -337,6 +343,42 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * Waits until the workspace's task runs and its agent answers, bounded by the start and pull
+   * timeouts. A task the swarm gave up on (its restarts spent, or refused by every node) ends the
+   * wait with the swarm's own reason.
+   */
+  private async waitUntilRunning(id: string): Promise<void> {
+    const boundMs = this.options.startTimeoutMs + this.options.pullTimeoutMs;
+    const deadline = Date.now() + boundMs;
+    let last = 'no task yet';
+    for (;;) {
+      const tasks = await this.docker.listTasks([id]);
+      const current = tasks
+        .filter((task) => task.DesiredState === 'running')
+        .sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1))[0];
+      if (!current && tasks.length > 0) {
+        const ended = [...tasks].sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1))[0];
+        throw new Error(`the swarm gave up starting workspace ${id}: its task ${ended.Status.State}${ended.Status.Err ? ` (${ended.Status.Err})` : ''}`);
+      }
+      if (current?.Status.State === 'running') {
+        const answered = await this.agentJson(id, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof WorkspaceUnreachableError || error instanceof RuntimeTimeoutError) return false;
+            throw error;
+          },
+        );
+        if (answered) return;
+        last = 'its task runs; its agent does not answer yet';
+      } else if (current) {
+        last = `its task is ${current.Status.State}${current.Status.Err ? ` (${current.Status.Err})` : current.Status.Message ? ` (${current.Status.Message})` : ''}`;
+      }
+      if (Date.now() > deadline) throw new RuntimeTimeoutError(`start of workspace ${id}: ${last}`, boundMs);
+      await sleep(50);
+    }
+  }
 
   private async assertManager(): Promise<void> {
     const { state, manager } = await this.docker.swarmState();
