@@ -255,6 +255,8 @@ export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_00
     },
     /** Removes an API container startApi() made (its logs, if asked, printed first). */
     async stopApi(name, { printLogs = false } = {}) {
+      // A graceful stop: the API ends its pooled workspaces on the way out, as in production.
+      await quiet(docker(['stop', '-t', '30', name]));
       if (printLogs) console.log(await run(DOCKER, ['logs', '--tail', '200', name]).then((r) => r.stdout + r.stderr, () => ''));
       await quiet(docker(['rm', '-f', name]));
       await quiet(docker(['network', 'rm', `${name}-front`]));

@@ -75,6 +75,7 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
   let image: string;
   const apiName = `builder-api-${runId}`;
   const sessions: any[] = [];
+  const firstStatuses: string[] = [];
   let failed = false;
 
   beforeAll(async () => {
@@ -96,18 +97,22 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
         PREVIEW_DOMAIN: 'preview.localhost',
         SWARM_PLACEMENT_CONSTRAINTS: 'node.role==worker',
         HEALTH_INTERVAL_MS: '2000',
-        WARM_POOL_SIZE: '0',
+        WARM_POOL_SIZE: '1',
+        START_CONCURRENCY: '1',
         DEPLOYMENT_ID: runId,
         START_TIMEOUT_MS: '180000',
       },
     });
     api = new ApiClient(baseUrl);
     user = await api.newUser('swarm');
-    // Two workspaces, both placed on the worker (the first start there pulls the image from the registry).
+    // The pool's workspace is the first on the worker (its start pulls the image from the registry).
+    expect(await eventually(async () => (await pooledRunning()) === 1, 240_000, 500)).toBe(true);
+    // The first create takes it; the second starts cold through the start queue while the pool refills.
     for (let i = 0; i < 2; i++) {
       const created = await api.request('POST', '/workspace/create', { token: user.token, body: {} });
       expect(created.status).toBe(201);
       sessions.push(created.body);
+      firstStatuses.push(created.body.status);
     }
     for (const [i, session] of sessions.entries()) sessions[i] = await api.waitForSettled(user.token, session.id, 240_000);
     for (const session of sessions) expect(session, JSON.stringify(session)).toMatchObject({ status: 'running', port: null });
@@ -120,6 +125,15 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
     await db?.drop();
   }, 5 * 60_000);
 
+  /** Pooled workspaces running, per the database. */
+  async function pooledRunning(): Promise<number> {
+    const [row] = await db!.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM workspace_sessions s JOIN users u ON u.id = s.user_id
+        WHERE u.email = 'warm-pool@system.invalid' AND s.status = 'running'`,
+    );
+    return row.n;
+  }
+
   /** The running task of a session's service, and its container on the worker. */
   async function taskOf(sessionId: string): Promise<{ nodeId: string; container: string }> {
     const [service] = await docker.listServices({ filters: { label: [`dev.builder.session-id=${sessionId}`] } });
@@ -127,6 +141,20 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
     const task = tasks.find((t: any) => t.Status.State === 'running');
     return { nodeId: task.NodeID, container: task.Status.ContainerStatus.ContainerID };
   }
+
+  it('serves a create from the warm pool at once, the next one cold through the start queue', async () => {
+    const [claimed, cold] = sessions;
+    const events = await db!.query<{ id: string; build_step: string }>(`SELECT id, build_step FROM workspace_sessions WHERE id = ANY($1::uuid[])`, [
+      [claimed.id, cold.id],
+    ]);
+    expect(events.every((row) => row.build_step === 'ready')).toBe(true);
+    // The claim hands over a running workspace: the create answered `running`; the cold one was started.
+    const created = await api.request('GET', `/workspace/${claimed.id}/status`, { token: user.token });
+    expect(created.body.status).toBe('running');
+    expect(firstStatuses).toEqual(['running', 'creating']);
+    // And the pool refills on the swarm.
+    expect(await eventually(async () => (await pooledRunning()) === 1, 240_000, 500)).toBe(true);
+  });
 
   it('places the workspaces on the worker, hardened there as on the docker runtime', async () => {
     for (const session of sessions) {
