@@ -26,12 +26,32 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
+import {
+  HERO,
+  apiClient,
+  createBenchDatabase,
+  createToFirstPage as createToFirstPageOn,
+  dropBenchDatabase,
+  httpGet,
+  log,
+  marker,
+  median,
+  newUser as newUserOn,
+  quantile,
+  ratio,
+  round,
+  summary,
+  waitForFullPage,
+  waitForPoolFull,
+} from './lib.mjs';
+
+
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TEMPLATE_DIR = join(ROOT, 'workspace-templates/baseline-landing');
 const RESULTS_DIR = join(ROOT, 'bench/results');
-const HERO = 'Build your landing page in minutes';
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3100);
+const { api, destroy: destroyApiAgent } = apiClient(API_PORT);
 const HOST_ASTRO_PORT = 8601; // outside the API's 8500-8600
 const ADMIN_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://builder:builder@127.0.0.1:5432/builder';
 const DOCKER_SOCKET = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
@@ -80,112 +100,6 @@ function parseFlags(argv) {
 
 // ------------------------------------------------------------------ small helpers
 
-const log = (...args) => console.log('[bench]', ...args);
-
-function quantile(values, q) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index];
-}
-function median(values) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-const summary = (values) => ({ n: values.length, p50: round(median(values)), p95: round(quantile(values, 0.95)), runs: values.map(round) });
-const round = (value) => (value === null || value === undefined ? null : Math.round(value * 10) / 10);
-const ratio = (value, floor) => (value && floor ? Math.round((value / floor) * 100) / 100 : null);
-const marker = () => `m${randomBytes(5).toString('hex')}`;
-
-/**
- * One GET. A `*.localhost` host is dialled on 127.0.0.1 with the Host header kept (what Chromium
- * does), so the preview proxy's host names need no resolver.
- */
-function httpGet(url, { timeoutMs = 15_000, agent = false } = {}) {
-  const target = new URL(url);
-  const loopback = target.hostname.endsWith('.localhost') || target.hostname === 'localhost';
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: loopback ? '127.0.0.1' : target.hostname,
-        port: target.port || 80,
-        path: target.pathname + target.search,
-        headers: { host: target.host, accept: 'text/html' },
-        agent,
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (chunk) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (error) => resolve({ status: null, error: error.message }));
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.on('error', (error) => resolve({ status: null, error: error.code ?? error.message }));
-    req.end();
-  });
-}
-
-/** Polls until the page answers 200 with the whole landing page; answers the time it did. */
-async function waitForFullPage(url, deadlineMs, intervalMs = 20) {
-  const deadline = Date.now() + deadlineMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const res = await httpGet(url, { timeoutMs: Math.max(1, deadline - Date.now()) });
-    if (res.status === 200 && res.body.includes(HERO) && res.body.includes('</html>')) return Date.now();
-    last = res.status ? `HTTP ${res.status}` : res.error;
-    await sleep(intervalMs);
-  }
-  throw new Error(`${url} did not serve the full page within ${deadlineMs} ms (last: ${last})`);
-}
-
-/**
- * One API call on a keep-alive connection, as a browser or a backend client keeps one: an edit's
- * latency then holds the API's work, not a TCP handshake or a heavyweight client.
- */
-// Idle sockets are closed before the API's keep-alive timeout (Node's 5 s) could close one under a request.
-const apiAgent = new http.Agent({ keepAlive: true, timeout: 4_000 });
-async function api(method, path, options = {}) {
-  try {
-    return await apiOnce(method, path, options);
-  } catch (error) {
-    // A kept socket the server closed as it was reused: the request never reached the API.
-    if (error.reusedSocket && error.code === 'ECONNRESET') return apiOnce(method, path, options);
-    throw error;
-  }
-}
-function apiOnce(method, path, { token, body } = {}) {
-  const headers = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  if (data) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = String(data.length);
-  }
-  const fullPath = `${path.startsWith('/health') ? '' : '/api/v1'}${path}`;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: API_PORT, method, path: fullPath, headers, agent: apiAgent }, (res) => {
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = text;
-        }
-        resolve({ status: res.statusCode, body: json });
-      });
-    });
-    req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path}: no answer within 60 s`)));
-    req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
-    req.end(data);
-  });
-}
 
 /** A Docker Engine API call over its socket (no CLI, no dependency). */
 function dockerApi(method, path) {
@@ -263,7 +177,7 @@ let cleaningUp = null;
 async function cleanUpEverything() {
   cleaningUp ??= (async () => {
     if (cleanup.browser) await cleanup.browser.close().catch(() => undefined);
-    apiAgent.destroy();
+    destroyApiAgent();
     for (const child of cleanup.processes) await stopProcess(child);
     for (const name of cleanup.databases) await removeDatabase(name);
     for (const dir of cleanup.dirs) rmSync(dir, { recursive: true, force: true });
@@ -307,10 +221,7 @@ async function removeDatabase(name) {
   } catch (error) {
     log(`cleanup: reading ${name} failed: ${error.message}`);
   }
-  const admin = new pg.Client({ connectionString: ADMIN_DB });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await dropBenchDatabase(ADMIN_DB, name);
   cleanup.databases.delete(name);
 }
 
@@ -341,15 +252,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 // ------------------------------------------------------------------ the system under test
 
 async function createDatabase() {
-  const name = `builder_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_DB });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  const { name, url } = await createBenchDatabase(ADMIN_DB);
   cleanup.databases.add(name);
-  const url = new URL(ADMIN_DB);
-  url.pathname = `/${name}`;
-  return url.toString();
+  return url;
 }
 
 async function startApi({ databaseUrl, dataDir, poolSize }) {
@@ -390,43 +295,8 @@ async function startApi({ databaseUrl, dataDir, poolSize }) {
   throw new Error(`the API did not answer /health within 60 s: ${stderr}`);
 }
 
-async function newUser() {
-  const email = `bench-${Date.now()}-${randomBytes(3).toString('hex')}@example.com`;
-  const res = await api('POST', '/auth/register', { body: { email, password: 'bench password 123' } });
-  if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.accessToken;
-}
-
-/** POST create → first 200 with the full page at the preview URL (the proxy's host name). */
-async function createToFirstPage(token) {
-  const t0 = Date.now();
-  const created = await api('POST', '/workspace/create', { token, body: {} });
-  if (created.status !== 201) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
-  const answeredMs = Date.now() - t0;
-  const session = created.body;
-  // A queued/creating session has no preview yet: the proxy answers an error until it runs.
-  const servedAt = await waitForFullPage(session.previewUrl, 180_000);
-  return { session, ms: servedAt - t0, answeredMs, fromPool: session.status === 'running' };
-}
-
-async function waitForPoolFull(databaseUrl, size, timeoutMs = 120_000) {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const { rows } = await client.query(
-        `SELECT count(*)::int AS n FROM workspace_sessions s JOIN users u ON u.id = s.user_id
-          WHERE u.email = 'warm-pool@system.invalid' AND s.status = 'running'`,
-      );
-      if (rows[0].n >= size) return true;
-      await sleep(250);
-    }
-    return false;
-  } finally {
-    await client.end();
-  }
-}
+const newUser = () => newUserOn(api);
+const createToFirstPage = (token) => createToFirstPageOn(api, token);
 
 async function containerIdOf(databaseUrl, sessionId) {
   const client = new pg.Client({ connectionString: databaseUrl });

@@ -1,0 +1,396 @@
+#!/usr/bin/env node
+/**
+ * Benchmark of the swarm runtime against the docker runtime, in the same run on the same machine.
+ *
+ *   npm run bench:swarm                       # defaults: --runs 5 --pool-size 2 --spread 20
+ *   npm run bench:swarm -- --runs 3 --spread 10 --no-build
+ *
+ * Makes a two-node swarm of this machine (scripts/swarm/local-swarm.mjs: the machine's engine as
+ * manager, a second engine in a network namespace as worker), runs the API image as a container
+ * on the manager (RUNTIME=swarm, port 3101) and, beside it, the built API as a host process with
+ * the docker runtime (port 3100, ports 8500-8600), both in PREVIEW_MODE=proxy on their own
+ * databases. Measures, alternating docker and swarm run by run: create → first full page cold
+ * (WARM_POOL_SIZE=0) and from the pool; then `--spread` creates at once on the swarm: where they
+ * land and each start's own time against a lone start. Prints and writes
+ * bench/results/swarm-latest.{json,md}; asserts nothing. Everything it starts is removed at the end,
+ * also on failure or Ctrl-C, and the engine leaves swarm mode. Traffic: loopback, the veth pair and
+ * the namespace and containers it makes. Needs root; not beside the test suites (shared CPU).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { createLocalSwarm } from '../scripts/swarm/local-swarm.mjs';
+import {
+  apiClient,
+  createBenchDatabase,
+  createToFirstPage,
+  dropBenchDatabase,
+  httpGet,
+  log,
+  median,
+  newUser,
+  ratio,
+  round,
+  summary,
+  waitForPoolFull,
+} from './lib.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS_DIR = join(ROOT, 'bench/results');
+const DOCKER_PORT = 3100;
+const SWARM_PORT = 3101;
+const ADMIN_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://builder:builder@127.0.0.1:5432/builder';
+const IMAGE_TAG = process.env.IMAGE_TAG ?? 'latest';
+const TEMPLATE_IMAGE = process.env.TEMPLATE_IMAGE ?? `localhost:5000/baseline-landing-template:${IMAGE_TAG}`;
+const API_IMAGE = process.env.API_IMAGE ?? `localhost:5000/builder-api:${IMAGE_TAG}`;
+const JWT_SECRET = randomBytes(32).toString('hex');
+
+function parseFlags(argv) {
+  const flags = { runs: 5, poolSize: 2, spread: 20, build: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const next = () => Number(argv[++i]);
+    if (arg === '--runs') flags.runs = next();
+    else if (arg === '--pool-size') flags.poolSize = next();
+    else if (arg === '--spread') flags.spread = next();
+    else if (arg === '--no-build') flags.build = false;
+    else throw new Error(`unknown flag ${arg}`);
+  }
+  flags.runs = Math.min(Math.max(1, flags.runs), 50);
+  flags.poolSize = Math.min(Math.max(1, flags.poolSize), 8);
+  flags.spread = Math.min(Math.max(0, flags.spread), 40);
+  return flags;
+}
+
+// ------------------------------------------------------------------ what it starts, and its removal
+
+const made = { swarm: null, databases: [], hostApi: null, dirs: [], clients: [] };
+let cleaningUp = null;
+function cleanUpEverything() {
+  cleaningUp ??= (async () => {
+    for (const client of made.clients) client.destroy();
+    if (made.hostApi) await stopHostApi();
+    await made.swarm?.destroy().catch((error) => log(`cleanup: swarm: ${error.message}`));
+    for (const name of made.databases) await dropBenchDatabase(ADMIN_DB, name).catch(() => undefined);
+    for (const dir of made.dirs) rmSync(dir, { recursive: true, force: true });
+    // What the docker side's sessions left (their API removes them; this is the safety net).
+    spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.builder.deployment=bench-docker-${process.pid} | xargs -r docker rm -f`]);
+    spawnSync('sh', ['-c', `docker volume ls -q --filter label=dev.builder.deployment=bench-docker-${process.pid} | xargs -r docker volume rm`]);
+  })();
+  return cleaningUp;
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanUpEverything().finally(() => process.exit(130));
+  });
+}
+
+async function database() {
+  const db = await createBenchDatabase(ADMIN_DB);
+  made.databases.push(db.name);
+  return db.url;
+}
+
+/** The docker runtime's API: the built backend as a host process, as `npm start` runs it. */
+async function startHostApi({ databaseUrl, poolSize }) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-swarm-docker-'));
+  made.dirs.push(dataDir);
+  const child = spawn(process.execPath, [join(ROOT, 'packages/nest/dist/main.js')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      PORT: String(DOCKER_PORT),
+      RUNTIME: 'docker',
+      TEMPLATE_IMAGE,
+      DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET,
+      PORT_RANGE_START: '8500',
+      PORT_RANGE_END: '8600',
+      PREVIEW_MODE: 'proxy',
+      WARM_POOL_SIZE: String(poolSize),
+      MAX_SESSIONS_PER_USER: '200',
+      DEPLOYMENT_ID: `bench-docker-${process.pid}`,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  made.hostApi = child;
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the docker-runtime API exited (${child.exitCode}): ${stderr}`);
+    if ((await httpGet(`http://127.0.0.1:${DOCKER_PORT}/health/ready`, { timeoutMs: 1000 })).status === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`the docker-runtime API did not get ready within 60 s: ${stderr}`);
+}
+
+async function stopHostApi() {
+  const child = made.hostApi;
+  made.hostApi = null;
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(-child.pid, 'SIGTERM');
+  if ((await Promise.race([exited, sleep(30_000).then(() => 'timeout')])) === 'timeout') {
+    process.kill(-child.pid, 'SIGKILL');
+    await exited;
+  }
+}
+
+/** The swarm runtime's API: its image as a container on the manager. */
+async function startSwarmApi({ databaseUrl, poolSize, image, env = {} }) {
+  await made.swarm.startApi({
+    name: `bench-swarm-api-${process.pid}`,
+    image: API_IMAGE,
+    port: SWARM_PORT,
+    databaseUrl,
+    env: {
+      JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      RUNTIME: 'swarm',
+      TEMPLATE_IMAGE: image,
+      PREVIEW_MODE: 'proxy',
+      WARM_POOL_SIZE: String(poolSize),
+      MAX_SESSIONS_PER_USER: '200',
+      DEPLOYMENT_ID: `bench-swarm-${process.pid}`,
+      ...env,
+    },
+  });
+}
+const stopSwarmApi = () => made.swarm.stopApi(`bench-swarm-api-${process.pid}`);
+
+/** Docker engine API on the manager (the bench's own view of where tasks run). */
+function managerApi(path) {
+  const out = spawnSync('curl', ['-s', '--unix-socket', '/var/run/docker.sock', `http://localhost/v1.41${path}`], { encoding: 'utf8' });
+  return JSON.parse(out.stdout || 'null');
+}
+
+// ------------------------------------------------------------------ measures
+
+/** `runs` cold creates on each side, alternating; each session is deleted after its first page. */
+async function coldCreates(sides, runs) {
+  const times = Object.fromEntries(sides.map((side) => [side.name, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
+      const run = await createToFirstPage(side.api, side.token);
+      times[side.name].push(run.ms);
+      await side.api('DELETE', `/workspace/${run.session.id}`, { token: side.token });
+    }
+  }
+  return times;
+}
+
+/** `runs` creates from a full pool on each side, alternating, waiting for the pool to refill in between. */
+async function warmCreates(sides, runs, poolSize) {
+  const times = Object.fromEntries(sides.map((side) => [side.name, []]));
+  const misses = Object.fromEntries(sides.map((side) => [side.name, 0]));
+  for (const side of sides) if (!(await waitForPoolFull(side.databaseUrl, poolSize, 300_000))) throw new Error(`${side.name}: pool not full`);
+  for (let i = 0; i < runs; i++) {
+    for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
+      const run = await createToFirstPage(side.api, side.token);
+      times[side.name].push(run.ms);
+      if (!run.fromPool) misses[side.name]++;
+      await side.api('DELETE', `/workspace/${run.session.id}`, { token: side.token });
+      // The refill (and the deleted workspace's clean-up) settle before the next side's run.
+      if (!(await waitForPoolFull(side.databaseUrl, poolSize, 300_000))) throw new Error(`${side.name}: pool did not refill`);
+      await sleep(2_000);
+    }
+  }
+  return { times, misses };
+}
+
+/**
+ * `n` creates at once on the swarm: each session's own start is timed from when it left the queue
+ * to its first full page (as bench/run.mjs's burst), and its task's node is counted.
+ */
+async function spreadCreates(side, n) {
+  const t0 = Date.now();
+  const created = await Promise.all(Array.from({ length: n }, () => side.api('POST', '/workspace/create', { token: side.token, body: {} })));
+  const sessions = created.filter((c) => c.status === 201).map((c) => c.body);
+  const own = [];
+  const total = [];
+  await Promise.all(
+    sessions.map(async (session) => {
+      let leftQueueAt = session.buildStep === 'queued' ? null : t0;
+      const deadline = Date.now() + 900_000;
+      while (Date.now() < deadline) {
+        if (leftQueueAt === null) {
+          const status = await side.api('GET', `/workspace/${session.id}/status`, { token: side.token });
+          if (status.body?.buildStep !== 'queued') leftQueueAt = Date.now();
+        }
+        const res = await httpGet(session.previewUrl, { timeoutMs: 20_000 });
+        if (res.status === 200 && res.body.includes('</html>')) {
+          total.push(Date.now() - t0);
+          own.push(Date.now() - (leftQueueAt ?? t0));
+          return;
+        }
+        await sleep(100);
+      }
+    }),
+  );
+  // Where they run: their services' tasks, by node.
+  const nodes = Object.fromEntries((managerApi('/nodes') ?? []).map((node) => [node.ID, node.Spec.Role]));
+  const perNode = {};
+  for (const session of sessions) {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`dev.builder.session-id=${session.id}`] }));
+    const [service] = managerApi(`/services?filters=${filters}`) ?? [];
+    const tasks = service ? managerApi(`/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service.ID] }))}`) : [];
+    const task = (tasks ?? []).find((t) => t.Status.State === 'running');
+    const role = task ? nodes[task.NodeID] ?? task.NodeID : 'not running';
+    perNode[role] = (perNode[role] ?? 0) + 1;
+  }
+  for (const session of sessions) await side.api('DELETE', `/workspace/${session.id}`, { token: side.token });
+  return { n, accepted: sessions.length, served: total.length, perNode, createToPageMs: summary(total), ownStartMs: summary(own) };
+}
+
+/** Memory of an idle workspace's container on the manager and of its agent (the swarm's cost per workspace). */
+function agentMemory(sessionId) {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`dev.builder.session-id=${sessionId}`], status: ['running'] }));
+  const [container] = managerApi(`/containers/json?filters=${filters}`) ?? [];
+  if (!container) return null;
+  const out = spawnSync(
+    'docker',
+    ['exec', container.Id, 'sh', '-c', `for p in /proc/[0-9]*; do if grep -q workspace-agent $p/cmdline 2>/dev/null; then grep VmRSS $p/status; fi; done`],
+    { encoding: 'utf8' },
+  );
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(out.stdout)?.[1] ?? NaN);
+  const stats = managerApi(`/containers/${container.Id}/stats?stream=false`);
+  const memory = stats?.memory_stats;
+  const cache = memory?.stats?.total_inactive_file ?? memory?.stats?.inactive_file ?? 0;
+  return {
+    agentRssMiB: Number.isFinite(kib) ? round(kib / 1024) : null,
+    containerMiB: memory?.usage ? round((memory.usage - cache) / 1024 / 1024) : null,
+  };
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  const flags = parseFlags(process.argv.slice(2));
+  const results = {
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30) },
+    flags,
+    images: { template: TEMPLATE_IMAGE, api: API_IMAGE },
+  };
+  if (flags.build) {
+    log('building the API (npm run build) and its image');
+    for (const [cmd, args, env] of [
+      ['npm', ['run', 'build'], {}],
+      ['bash', [join(ROOT, 'scripts/images/build-app-images.sh'), 'api'], { IMAGE_TAG }],
+    ]) {
+      if (spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } }).status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
+    }
+  }
+
+  log('making a two-node swarm of this machine');
+  const swarmStartedAt = Date.now();
+  made.swarm = await createLocalSwarm({ workers: 1 });
+  results.swarmSetupMs = Date.now() - swarmStartedAt;
+  const image = await made.swarm.imageFor(TEMPLATE_IMAGE);
+
+  // ---- cold: no pool on either side.
+  const dockerCold = { name: 'docker', databaseUrl: await database(), ...apiClient(DOCKER_PORT) };
+  const swarmCold = { name: 'swarm', databaseUrl: await database(), ...apiClient(SWARM_PORT) };
+  made.clients.push(dockerCold, swarmCold);
+  await startHostApi({ databaseUrl: dockerCold.databaseUrl, poolSize: 0 });
+  await startSwarmApi({ databaseUrl: swarmCold.databaseUrl, poolSize: 0, image });
+  for (const side of [dockerCold, swarmCold]) side.token = await newUser(side.api);
+
+  // The first task on each node pulls the image there; placed by spread, two creates cover both nodes.
+  log('warming up: the first workspace on each node (the worker pulls the image from the registry)');
+  const warmup = await Promise.all([0, 1].map(() => createToFirstPage(swarmCold.api, swarmCold.token)));
+  results.firstOnEachNodeMs = warmup.map((run) => run.ms);
+  results.agent = agentMemory(warmup[0].session.id) ?? agentMemory(warmup[1].session.id);
+  for (const run of warmup) await swarmCold.api('DELETE', `/workspace/${run.session.id}`, { token: swarmCold.token });
+  const dockerWarmup = await createToFirstPage(dockerCold.api, dockerCold.token);
+  await dockerCold.api('DELETE', `/workspace/${dockerWarmup.session.id}`, { token: dockerCold.token });
+
+  log(`cold create → first full page, docker and swarm alternating, x${flags.runs}`);
+  const cold = await coldCreates([dockerCold, swarmCold], flags.runs);
+  results.cold = { docker: summary(cold.docker), swarm: summary(cold.swarm) };
+  log(`cold p50: docker ${median(cold.docker)} ms, swarm ${median(cold.swarm)} ms`);
+
+  // ---- the spread: many creates at once on the swarm (the start queue: one start per node).
+  if (flags.spread > 0) {
+    await stopSwarmApi();
+    const spreadSide = { name: 'swarm', databaseUrl: await database(), ...apiClient(SWARM_PORT) };
+    made.clients.push(spreadSide);
+    await startSwarmApi({ databaseUrl: spreadSide.databaseUrl, poolSize: 0, image, env: { START_CONCURRENCY: '2' } });
+    spreadSide.token = await newUser(spreadSide.api);
+    log(`${flags.spread} creates at once over two nodes (START_CONCURRENCY=2)`);
+    results.spread = await spreadCreates(spreadSide, flags.spread);
+    results.spread.loneStartMs = median(cold.swarm);
+    log(`spread: ${JSON.stringify(results.spread.perNode)}, own start p50 ${results.spread.ownStartMs.p50} ms`);
+  }
+
+  // ---- warm: a full pool on each side.
+  await stopHostApi();
+  await stopSwarmApi();
+  const dockerWarm = { name: 'docker', databaseUrl: await database(), ...apiClient(DOCKER_PORT) };
+  const swarmWarm = { name: 'swarm', databaseUrl: await database(), ...apiClient(SWARM_PORT) };
+  made.clients.push(dockerWarm, swarmWarm);
+  await startHostApi({ databaseUrl: dockerWarm.databaseUrl, poolSize: flags.poolSize });
+  await startSwarmApi({ databaseUrl: swarmWarm.databaseUrl, poolSize: flags.poolSize, image });
+  for (const side of [dockerWarm, swarmWarm]) side.token = await newUser(side.api);
+  log(`create → first full page from a full pool (${flags.poolSize}), alternating, x${flags.runs}`);
+  const warm = await warmCreates([dockerWarm, swarmWarm], flags.runs, flags.poolSize);
+  results.warm = { docker: summary(warm.times.docker), swarm: summary(warm.times.swarm), coldFallbacks: warm.misses };
+
+  await cleanUpEverything();
+  writeResults(results);
+}
+
+function writeResults(results) {
+  const md = markdown(results);
+  writeFileSync(join(RESULTS_DIR, 'swarm-latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(RESULTS_DIR, 'swarm-latest.md'), md);
+  console.log(`\n${md}`);
+}
+
+function markdown(r) {
+  const row = (measure, swarm, docker) =>
+    `| ${measure} | ${swarm?.p50 ?? '-'} ms | ${swarm?.p95 ?? '-'} ms | ${docker?.p50 ?? '-'} ms | ${ratio(swarm?.p50, docker?.p50) ?? '-'}× |`;
+  const lines = [
+    `# Swarm benchmark (${r.at})`,
+    '',
+    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB; both swarm nodes are engines on it. Flags: \`${JSON.stringify(r.flags)}\`.`,
+    '',
+    '| measure | swarm p50 | swarm p95 | docker p50 (same run) | swarm ÷ docker |',
+    '|---|---|---|---|---|',
+    row('create → first full page, cold (WARM_POOL_SIZE=0)', r.cold.swarm, r.cold.docker),
+    row(`create → first full page, from the pool (${r.flags.poolSize})`, r.warm.swarm, r.warm.docker),
+    '',
+    `- First workspace on each node (the worker pulls the image from the registry first): ${r.firstOnEachNodeMs.join(' ms, ')} ms.`,
+    `- Pool misses (a create that found the pool empty and started cold): ${JSON.stringify(r.warm.coldFallbacks)}.`,
+    ...(r.agent ? [`- Idle swarm workspace: container ${r.agent.containerMiB} MiB, of which the agent's RSS ${r.agent.agentRssMiB} MiB.`] : []),
+  ];
+  if (r.spread) {
+    const s = r.spread;
+    lines.push(
+      '',
+      `${s.n} creates at once over two nodes (START_CONCURRENCY=2): ${s.served}/${s.accepted} served; per node ${JSON.stringify(s.perNode)}.`,
+      '',
+      '| measure | p50 | p95 | lone start (cold p50) | ratio |',
+      '|---|---|---|---|---|',
+      `| create → page (queue wait included) | ${s.createToPageMs.p50} ms | ${s.createToPageMs.p95} ms | | |`,
+      `| each start's own time (after its queue wait) | ${s.ownStartMs.p50} ms | ${s.ownStartMs.p95} ms | ${s.loneStartMs} ms | ${ratio(s.ownStartMs.p50, s.loneStartMs)}× |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+main().catch(async (error) => {
+  console.error('[bench] failed:', error);
+  await cleanUpEverything();
+  process.exit(1);
+});
