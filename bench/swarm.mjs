@@ -5,9 +5,10 @@
  *   npm run bench:swarm                       # defaults: --runs 5 --pool-size 2 --spread 20
  *   npm run bench:swarm -- --runs 3 --spread 10 --no-build
  *
- * Makes a two-node swarm of this machine (scripts/swarm/local-swarm.mjs: the machine's engine as
- * manager, a second engine in a network namespace as worker), runs the API image as a container
- * on the manager (RUNTIME=swarm, port 3101) and, beside it, the built API as a host process with
+ * Makes a swarm of this machine (scripts/swarm/local-swarm.mjs: the machine's engine as manager,
+ * two more engines, each in a network namespace of its own, as workers), runs the API image as a
+ * container on the manager (RUNTIME=swarm, port 3101; workspaces on the workers) and, beside it,
+ * the built API as a host process with
  * the docker runtime (port 3100, ports 8500-8600), both in PREVIEW_MODE=proxy on their own
  * databases. Measures, alternating docker and swarm run by run: create → first full page cold
  * (WARM_POOL_SIZE=0) and from the pool; then `--spread` creates at once on the swarm: where they
@@ -162,6 +163,9 @@ async function startSwarmApi({ databaseUrl, poolSize, image, env = {} }) {
       WARM_POOL_SIZE: String(poolSize),
       MAX_SESSIONS_PER_USER: '200',
       DEPLOYMENT_ID: `bench-swarm-${process.pid}`,
+      // Workspaces on the workers: the API's node is left to the API (Swarm's spread counts the
+      // API's network attachments as its tasks anyway, so they would avoid it).
+      SWARM_PLACEMENT_CONSTRAINTS: 'node.role==worker',
       ...env,
     },
   });
@@ -238,15 +242,15 @@ async function spreadCreates(side, n) {
     }),
   );
   // Where they run: their services' tasks, by node.
-  const nodes = Object.fromEntries((managerApi('/nodes') ?? []).map((node) => [node.ID, node.Spec.Role]));
+  const nodes = Object.fromEntries(made.swarm.workers.map((w) => [w.nodeId, w.name]));
   const perNode = {};
   for (const session of sessions) {
     const filters = encodeURIComponent(JSON.stringify({ label: [`dev.builder.session-id=${session.id}`] }));
     const [service] = managerApi(`/services?filters=${filters}`) ?? [];
     const tasks = service ? managerApi(`/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service.ID] }))}`) : [];
     const task = (tasks ?? []).find((t) => t.Status.State === 'running');
-    const role = task ? nodes[task.NodeID] ?? task.NodeID : 'not running';
-    perNode[role] = (perNode[role] ?? 0) + 1;
+    const node = task ? (nodes[task.NodeID] ?? 'manager') : 'not running';
+    perNode[node] = (perNode[node] ?? 0) + 1;
   }
   for (const session of sessions) await side.api('DELETE', `/workspace/${session.id}`, { token: side.token });
   return { n, accepted: sessions.length, served: total.length, perNode, createToPageMs: summary(total), ownStartMs: summary(own) };
@@ -292,9 +296,9 @@ async function main() {
     }
   }
 
-  log('making a two-node swarm of this machine');
+  log('making a swarm of this machine: the manager and two workers');
   const swarmStartedAt = Date.now();
-  made.swarm = await createLocalSwarm({ workers: 1 });
+  made.swarm = await createLocalSwarm({ workers: 2 });
   results.swarmSetupMs = Date.now() - swarmStartedAt;
   const image = await made.swarm.imageFor(TEMPLATE_IMAGE);
 
@@ -306,8 +310,8 @@ async function main() {
   await startSwarmApi({ databaseUrl: swarmCold.databaseUrl, poolSize: 0, image });
   for (const side of [dockerCold, swarmCold]) side.token = await newUser(side.api);
 
-  // The first task on each node pulls the image there; placed by spread, two creates cover both nodes.
-  log('warming up: the first workspace on each node (the worker pulls the image from the registry)');
+  // The first task on each node pulls the image there; placed by spread, two creates cover both workers.
+  log('warming up: the first workspace on each worker (each pulls the image from the registry)');
   const warmup = await Promise.all([0, 1].map(() => createToFirstPage(swarmCold.api, swarmCold.token)));
   results.firstOnEachNodeMs = warmup.map((run) => run.ms);
   results.agent = agentMemory(warmup[0].session.id) ?? agentMemory(warmup[1].session.id);
@@ -327,7 +331,7 @@ async function main() {
     made.clients.push(spreadSide);
     await startSwarmApi({ databaseUrl: spreadSide.databaseUrl, poolSize: 0, image, env: { START_CONCURRENCY: '2' } });
     spreadSide.token = await newUser(spreadSide.api);
-    log(`${flags.spread} creates at once over two nodes (START_CONCURRENCY=2)`);
+    log(`${flags.spread} creates at once over two workers (START_CONCURRENCY=2)`);
     results.spread = await spreadCreates(spreadSide, flags.spread);
     results.spread.loneStartMs = median(cold.swarm);
     log(`spread: ${JSON.stringify(results.spread.perNode)}, own start p50 ${results.spread.ownStartMs.p50} ms`);
@@ -363,14 +367,14 @@ function markdown(r) {
   const lines = [
     `# Swarm benchmark (${r.at})`,
     '',
-    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB; both swarm nodes are engines on it. Flags: \`${JSON.stringify(r.flags)}\`.`,
+    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB; the swarm's three nodes (a manager running the API, two workers running the workspaces) are engines on it. Flags: \`${JSON.stringify(r.flags)}\`.`,
     '',
     '| measure | swarm p50 | swarm p95 | docker p50 (same run) | swarm ÷ docker |',
     '|---|---|---|---|---|',
     row('create → first full page, cold (WARM_POOL_SIZE=0)', r.cold.swarm, r.cold.docker),
     row(`create → first full page, from the pool (${r.flags.poolSize})`, r.warm.swarm, r.warm.docker),
     '',
-    `- First workspace on each node (the worker pulls the image from the registry first): ${r.firstOnEachNodeMs.join(' ms, ')} ms.`,
+    `- First workspace on each worker (each pulls the image from the registry first): ${r.firstOnEachNodeMs.join(' ms, ')} ms.`,
     `- Pool misses (a create that found the pool empty and started cold): ${JSON.stringify(r.warm.coldFallbacks)}.`,
     ...(r.agent ? [`- Idle swarm workspace: container ${r.agent.containerMiB} MiB, of which the agent's RSS ${r.agent.agentRssMiB} MiB.`] : []),
   ];
@@ -378,7 +382,7 @@ function markdown(r) {
     const s = r.spread;
     lines.push(
       '',
-      `${s.n} creates at once over two nodes (START_CONCURRENCY=2): ${s.served}/${s.accepted} served; per node ${JSON.stringify(s.perNode)}.`,
+      `${s.n} creates at once over two workers (START_CONCURRENCY=2): ${s.served}/${s.accepted} served; per node ${JSON.stringify(s.perNode)}.`,
       '',
       '| measure | p50 | p95 | lone start (cold p50) | ratio |',
       '|---|---|---|---|---|',

@@ -3,20 +3,31 @@ import type { Server } from 'node:net';
 
 export declare const REGISTRY_ADDR: string;
 
+export interface LocalSwarmWorker {
+  name: string;
+  netns: string;
+  addr: string;
+  /** Its engine's socket. */
+  socket: string;
+  nodeId: string;
+}
+
 export interface LocalSwarm {
-  /** The manager's address on the veth pair (the machine's engine). */
+  /** The manager's address on the link (the machine's engine). */
   managerAddr: string;
-  workerAddr: string;
-  /** The worker engine's socket, with `workers: 1`. */
+  workers: LocalSwarmWorker[];
+  /** The first worker's address, engine socket, namespace and node id (null without workers). */
+  workerAddr: string | null;
   workerSocket: string | null;
-  /** The registry every node reaches, with `workers: 1`. */
+  workerNetns: string | null;
+  workerNodeId: string | null;
+  /** The registry every node reaches, with workers. */
   registryAddr: string | null;
   managerNodeId: string;
-  workerNodeId: string | null;
   /** The image under the registry's address, tagged on the manager (the name every node pulls). */
   imageFor(localImage: string): Promise<string>;
-  /** Stops the worker's engine, as a lost node. */
-  stopWorkerEngine(): Promise<void>;
+  /** Stops a worker's engine (the first by default), as a lost node. */
+  stopWorkerEngine(index?: number): Promise<void>;
   /** A port on `host` forwarding to 127.0.0.1:`targetPort`, served by this process. */
   forward(host: string, targetPort: number): Promise<number>;
   servers: Server[];
@@ -33,6 +44,6 @@ export interface LocalSwarm {
   destroy(): Promise<void>;
 }
 
-export declare function createLocalSwarm(options?: { workers?: 0 | 1; lockTimeoutMs?: number }): Promise<LocalSwarm>;
+export declare function createLocalSwarm(options?: { workers?: 0 | 1 | 2; lockTimeoutMs?: number }): Promise<LocalSwarm>;
 /** Why this machine cannot make a local swarm, or null. */
 export declare function localSwarmUnavailable(): string | null;

@@ -21,16 +21,29 @@ const run = promisify(execFile);
 const DOCKER = process.env.DOCKER_CLI ?? 'docker';
 /** One test swarm at a time on this machine: this folder is its lock and its record. */
 const STATE_DIR = '/run/builder-test-swarm';
-const NETNS = 'builder-swarm-n2';
-const VETH_HOST = 'vh-builder-n2';
-const VETH_PEER = 'vn-builder-n2';
+/** The link of the nodes: a bridge holding the manager's address, each worker's veth peer on it. */
+const BRIDGE = 'br-builder-sw';
 const SUBNET = '10.199.0';
 const MANAGER_ADDR = `${SUBNET}.1`;
-const WORKER_ADDR = `${SUBNET}.2`;
-const WORKER_SOCKET = '/run/docker-builder-n2.sock';
-const WORKER_ROOT = '/var/lib/docker-builder-n2';
-const WORKER_EXEC_ROOT = '/run/docker-builder-n2';
-const WORKER_PIDFILE = '/run/docker-builder-n2.pid';
+const MAX_WORKERS = 2;
+/** Everything of worker `i` (0-based): its namespace, link, address and engine's files. */
+function worker(i) {
+  const name = `builder-n${i + 2}`;
+  return {
+    name,
+    netns: `builder-swarm-n${i + 2}`,
+    vethHost: `vh-${name}`,
+    vethPeer: `vn-${name}`,
+    addr: `${SUBNET}.${i + 2}`,
+    socket: `/run/docker-${name}.sock`,
+    root: `/var/lib/docker-${name}`,
+    execRoot: `/run/docker-${name}`,
+    pidfile: `/run/docker-${name}.pid`,
+    bip: `172.31.${250 + i}.1/24`,
+  };
+}
+/** Lets the workers reach each other across the bridge (Docker's FORWARD policy is DROP). */
+const FORWARD_RULE = ['FORWARD', '-i', BRIDGE, '-o', BRIDGE, '-j', 'ACCEPT'];
 /** Address pool of the swarm's overlay networks (one /24 each), clear of this machine's networks. */
 const OVERLAY_POOL = '10.211.0.0/16';
 export const REGISTRY_ADDR = `${MANAGER_ADDR}:5000`;
@@ -93,35 +106,40 @@ async function teardown(state) {
   for (const name of state.containers ?? []) await quiet(docker(['rm', '-f', name]));
   for (const name of state.networks ?? []) await quiet(docker(['network', 'rm', name]));
   if (state.swarm && (state.pid === process.pid || (await managerIsOurs(state)))) {
-    // Services first (their containers go sooner than with the swarm), then both nodes leave.
+    // Services first (their containers go sooner than with the swarm), then every node leaves.
     const services = await docker(['service', 'ls', '-q']).catch(() => '');
     if (services) await quiet(docker(['service', 'rm', ...services.split('\n')]));
-    if (state.worker) await quiet(docker(['swarm', 'leave', '--force'], WORKER_SOCKET));
+    for (let i = 0; i < (state.workers ?? 0); i++) await quiet(docker(['swarm', 'leave', '--force'], worker(i).socket));
     await quiet(docker(['swarm', 'leave', '--force']));
   }
-  if (state.worker) {
-    const pid = state.workerPid;
+  for (let i = 0; i < (state.workers ?? 0); i++) {
+    const w = worker(i);
+    const pid = state.workerPids?.[i];
     if (pid && alive(pid)) {
       process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 150 && alive(pid); i++) await sleep(200);
+      for (let t = 0; t < 150 && alive(pid); t++) await sleep(200);
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
     // What an engine that died hard leaves: processes in the namespace (containerd, shims) and mounts.
-    const pids = await sh('ip', ['netns', 'pids', NETNS]).catch(() => '');
+    const pids = await sh('ip', ['netns', 'pids', w.netns]).catch(() => '');
     for (const leftover of pids.split('\n').filter(Boolean)) quietKill(Number(leftover));
     const mounts = readFileSync('/proc/mounts', 'utf8')
       .split('\n')
       .map((line) => line.split(' ')[1])
-      .filter((target) => target && (target.startsWith(WORKER_ROOT) || target.startsWith(WORKER_EXEC_ROOT)))
+      .filter((target) => target && (target.startsWith(w.root) || target.startsWith(w.execRoot)))
       .reverse();
     for (const target of mounts) await quiet(sh('umount', ['-l', target]));
-    rmSync(WORKER_ROOT, { recursive: true, force: true });
-    rmSync(WORKER_EXEC_ROOT, { recursive: true, force: true });
-    rmSync(WORKER_SOCKET, { force: true });
-    rmSync(WORKER_PIDFILE, { force: true });
+    rmSync(w.root, { recursive: true, force: true });
+    rmSync(w.execRoot, { recursive: true, force: true });
+    rmSync(w.socket, { force: true });
+    rmSync(w.pidfile, { force: true });
   }
-  await quiet(sh('ip', ['netns', 'del', NETNS]));
-  await quiet(sh('ip', ['link', 'del', VETH_HOST]));
+  for (let i = 0; i < MAX_WORKERS; i++) {
+    await quiet(sh('ip', ['netns', 'del', worker(i).netns]));
+    await quiet(sh('ip', ['link', 'del', worker(i).vethHost]));
+  }
+  if (state.forwardRule) await quiet(sh('iptables', ['-D', ...FORWARD_RULE]));
+  await quiet(sh('ip', ['link', 'del', BRIDGE]));
   // Swarm mode made docker_gwbridge on the manager; it stays after leaving unless removed (once the
   // engine has let go of the ingress endpoint on it, a moment after leaving).
   if (state.createdGwbridge) {
@@ -161,20 +179,25 @@ async function waitUntil(what, check, timeoutMs, intervalMs = 200) {
 }
 
 /**
- * Makes the swarm. `workers`: 0 (a one-node swarm: the machine's engine) or 1 (plus a worker engine
- * in a network namespace, and the registry it pulls from). Answers a handle; call destroy() in a
- * `finally`/afterAll. Needs root, the `docker` CLI, iproute2, nsenter and (with a worker)
- * docker-registry.
+ * Makes the swarm. `workers`: 0 (a one-node swarm: the machine's engine), 1 or 2 (worker engines,
+ * each in a network namespace of its own, and the registry they pull from). Answers a handle; call
+ * destroy() in a `finally`/afterAll. Needs root, the `docker` CLI, iproute2, iptables, nsenter and
+ * (with workers) docker-registry.
  */
 export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_000 } = {}) {
   if (process.getuid?.() !== 0) throw new Error('[local-swarm] needs root (network namespaces, a second engine)');
+  if (!(workers >= 0 && workers <= MAX_WORKERS)) throw new Error(`[local-swarm] 0 to ${MAX_WORKERS} workers, not ${workers}`);
   await lock(lockTimeoutMs);
-  const state = { pid: process.pid, createdAt: new Date().toISOString() };
+  const state = { pid: process.pid, createdAt: new Date().toISOString(), workers: 0, workerPids: [] };
   writeState(state);
   const handle = {
     managerAddr: MANAGER_ADDR,
-    workerAddr: WORKER_ADDR,
-    workerSocket: workers > 0 ? WORKER_SOCKET : null,
+    /** The workers: namespace, address, engine socket and node id of each. */
+    workers: [],
+    /** The first worker's (most tests need one). */
+    workerAddr: workers > 0 ? worker(0).addr : null,
+    workerSocket: workers > 0 ? worker(0).socket : null,
+    workerNetns: workers > 0 ? worker(0).netns : null,
     registryAddr: workers > 0 ? REGISTRY_ADDR : null,
     managerNodeId: '',
     workerNodeId: null,
@@ -188,9 +211,9 @@ export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_00
       writeState(state);
       return name;
     },
-    /** Stops the worker's engine (its containers with it), as a lost node. */
-    async stopWorkerEngine() {
-      const pid = state.workerPid;
+    /** Stops a worker's engine (its containers with it), as a lost node. */
+    async stopWorkerEngine(index = 0) {
+      const pid = state.workerPids[index];
       if (!pid || !alive(pid)) return;
       process.kill(pid, 'SIGTERM');
       await waitUntil('the worker engine to exit', async () => !alive(pid), 60_000);
@@ -278,47 +301,23 @@ export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_00
       if (line.startsWith(`${SUBNET}.`) || line.startsWith('10.211.')) throw new Error(`[local-swarm] ${line} is in use on this machine`);
     }
 
-    // The link: host end for the manager, peer in a namespace without a default route.
-    state.netns = true;
+    // The link: a bridge with the manager's address; each worker's veth peer in a namespace of its
+    // own, without a default route.
+    state.link = true;
     writeState(state);
-    await sh('ip', ['netns', 'add', NETNS]);
-    await sh('ip', ['link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_PEER]);
-    await sh('ip', ['link', 'set', VETH_PEER, 'netns', NETNS]);
-    await sh('ip', ['addr', 'add', `${MANAGER_ADDR}/24`, 'dev', VETH_HOST]);
-    await sh('ip', ['link', 'set', VETH_HOST, 'up']);
-    await sh('ip', ['netns', 'exec', NETNS, 'ip', 'addr', 'add', `${WORKER_ADDR}/24`, 'dev', VETH_PEER]);
-    await sh('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', VETH_PEER, 'up']);
-    await sh('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', 'lo', 'up']);
+    await sh('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+    await sh('ip', ['addr', 'add', `${MANAGER_ADDR}/24`, 'dev', BRIDGE]);
+    await sh('ip', ['link', 'set', BRIDGE, 'up']);
+    if (workers > 1) {
+      await sh('iptables', ['-I', ...FORWARD_RULE]);
+      state.forwardRule = true;
+      writeState(state);
+    }
 
     if (workers > 0) {
-      // The second engine: nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups).
-      state.worker = true;
-      writeState(state);
-      mkdirSync(WORKER_ROOT, { recursive: true });
-      mkdirSync(WORKER_EXEC_ROOT, { recursive: true });
-      const logFd = openSync(join(WORKER_ROOT, 'dockerd.log'), 'a');
-      const engine = spawn(
-        'nsenter',
-        [
-          `--net=/run/netns/${NETNS}`,
-          'dockerd',
-          '--data-root', WORKER_ROOT,
-          '--exec-root', WORKER_EXEC_ROOT,
-          '-H', `unix://${WORKER_SOCKET}`,
-          '--pidfile', WORKER_PIDFILE,
-          '--userland-proxy=false',
-          '--bip', '172.31.250.1/24',
-          '--insecure-registry', REGISTRY_ADDR,
-        ],
-        { detached: true, stdio: ['ignore', logFd, logFd] },
-      );
-      engine.unref();
-      state.workerPid = engine.pid; // nsenter execs dockerd: the same process
-      writeState(state);
-      await waitUntil('the worker engine', () => docker(['info', '--format', '{{.ID}}'], WORKER_SOCKET).then(Boolean), 60_000);
-
       // The registry every node reaches: pulls are passed through to the local one.
       state.registryDir = mkdtempSync(join(tmpdir(), 'builder-swarm-registry-'));
+      writeState(state);
       writeFileSync(
         join(state.registryDir, 'config.yml'),
         `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${state.registryDir}/storage\nproxy:\n  remoteurl: http://127.0.0.1:5000\nhttp:\n  addr: ${REGISTRY_ADDR}\n`,
@@ -332,6 +331,45 @@ export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_00
       state.registryPid = registry.pid;
       writeState(state);
       await waitUntil('the registry', () => fetch(`http://${REGISTRY_ADDR}/v2/`).then((r) => r.ok), 20_000);
+    }
+
+    for (let i = 0; i < workers; i++) {
+      const w = worker(i);
+      state.workers = i + 1;
+      writeState(state);
+      await sh('ip', ['netns', 'add', w.netns]);
+      await sh('ip', ['link', 'add', w.vethHost, 'type', 'veth', 'peer', 'name', w.vethPeer]);
+      await sh('ip', ['link', 'set', w.vethHost, 'master', BRIDGE]);
+      await sh('ip', ['link', 'set', w.vethHost, 'up']);
+      await sh('ip', ['link', 'set', w.vethPeer, 'netns', w.netns]);
+      await sh('ip', ['netns', 'exec', w.netns, 'ip', 'addr', 'add', `${w.addr}/24`, 'dev', w.vethPeer]);
+      await sh('ip', ['netns', 'exec', w.netns, 'ip', 'link', 'set', w.vethPeer, 'up']);
+      await sh('ip', ['netns', 'exec', w.netns, 'ip', 'link', 'set', 'lo', 'up']);
+      // The engine: nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups).
+      mkdirSync(w.root, { recursive: true });
+      mkdirSync(w.execRoot, { recursive: true });
+      const logFd = openSync(join(w.root, 'dockerd.log'), 'a');
+      const engine = spawn(
+        'nsenter',
+        [
+          `--net=/run/netns/${w.netns}`,
+          'dockerd',
+          '--data-root', w.root,
+          '--exec-root', w.execRoot,
+          '-H', `unix://${w.socket}`,
+          '--pidfile', w.pidfile,
+          '--userland-proxy=false',
+          '--bip', w.bip,
+          '--insecure-registry', REGISTRY_ADDR,
+        ],
+        { detached: true, stdio: ['ignore', logFd, logFd] },
+      );
+      engine.unref();
+      state.workerPids[i] = engine.pid; // nsenter execs dockerd: the same process
+      writeState(state);
+    }
+    for (let i = 0; i < workers; i++) {
+      await waitUntil(`the engine of ${worker(i).name}`, () => docker(['info', '--format', '{{.ID}}'], worker(i).socket).then(Boolean), 60_000);
     }
 
     state.createdGwbridge = !(await docker(['network', 'ls', '--format', '{{.Name}}'])).split('\n').includes('docker_gwbridge');
@@ -349,13 +387,18 @@ export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_00
     await docker(['node', 'update', '--label-add', `${NODE_LABEL}=${process.pid}`, handle.managerNodeId]);
     if (workers > 0) {
       const token = await docker(['swarm', 'join-token', '-q', 'worker']);
-      await docker(['swarm', 'join', '--token', token, `${MANAGER_ADDR}:2377`], WORKER_SOCKET);
-      handle.workerNodeId = await docker(['info', '--format', '{{.Swarm.NodeID}}'], WORKER_SOCKET);
-      await waitUntil(
-        'the worker to be Ready',
-        async () => (await docker(['node', 'inspect', '--format', '{{.Status.State}}', handle.workerNodeId])) === 'ready',
-        30_000,
-      );
+      for (let i = 0; i < workers; i++) {
+        const w = worker(i);
+        await docker(['swarm', 'join', '--token', token, `${MANAGER_ADDR}:2377`], w.socket);
+        const nodeId = await docker(['info', '--format', '{{.Swarm.NodeID}}'], w.socket);
+        handle.workers.push({ name: w.name, netns: w.netns, addr: w.addr, socket: w.socket, nodeId });
+        await waitUntil(
+          `${w.name} to be Ready`,
+          async () => (await docker(['node', 'inspect', '--format', '{{.Status.State}}', nodeId])) === 'ready',
+          30_000,
+        );
+      }
+      handle.workerNodeId = handle.workers[0].nodeId;
     }
     return handle;
   } catch (error) {
@@ -367,7 +410,7 @@ export async function createLocalSwarm({ workers = 0, lockTimeoutMs = 20 * 60_00
 /** Whether this machine can make a local swarm (root, the tools, an engine not in a swarm). A reason when not. */
 export function localSwarmUnavailable() {
   if (process.getuid?.() !== 0) return 'needs root';
-  for (const tool of [DOCKER, 'dockerd', 'nsenter', 'ip', 'docker-registry']) {
+  for (const tool of [DOCKER, 'dockerd', 'nsenter', 'ip', 'iptables', 'docker-registry']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
   }
   return null;

@@ -225,7 +225,7 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.filter(([, destination]) => destination === '00000000')).toEqual([]);
 
-    // A server this test runs on the veth's host end: the worker's namespace reaches it, the workspace does not.
+    // A server this test runs on the manager's address of the link: the worker's namespace reaches it, the workspace does not.
     const server: Server = createServer((socket) => {
       socket.on('error', () => undefined);
       socket.end('hello\n');
@@ -233,7 +233,7 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
     await new Promise<void>((resolve) => server.listen(0, swarm!.managerAddr, resolve));
     const port = (server.address() as { port: number }).port;
     try {
-      const fromNamespace = await sh('nsenter', ['--net=/run/netns/builder-swarm-n2', ...tryConnect(swarm!.managerAddr, port)]).then(
+      const fromNamespace = await sh('nsenter', [`--net=/run/netns/${swarm!.workerNetns}`, ...tryConnect(swarm!.managerAddr, port)]).then(
         (r) => r.stdout.trim(),
         (e: { stdout?: string }) => e.stdout?.trim() ?? 'failed',
       );
