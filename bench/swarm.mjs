@@ -166,6 +166,8 @@ async function startSwarmApi({ databaseUrl, poolSize, image, env = {} }) {
       // Workspaces on the workers: the API's node is left to the API (Swarm's spread counts the
       // API's network attachments as its tasks anyway, so they would avoid it).
       SWARM_PLACEMENT_CONSTRAINTS: 'node.role==worker',
+      // A different CPU limit, to compare (README: why one core).
+      ...(process.env.SWARM_CPU_LIMIT_CORES ? { SWARM_CPU_LIMIT_CORES: process.env.SWARM_CPU_LIMIT_CORES } : {}),
       ...env,
     },
   });
@@ -256,24 +258,19 @@ async function spreadCreates(side, n) {
   return { n, accepted: sessions.length, served: total.length, perNode, createToPageMs: summary(total), ownStartMs: summary(own) };
 }
 
-/** Memory of an idle workspace's container on the manager and of its agent (the swarm's cost per workspace). */
+/** Memory of an idle workspace's container and of its agent (the swarm's cost per workspace), read on its worker. */
 function agentMemory(sessionId) {
-  const filters = encodeURIComponent(JSON.stringify({ label: [`dev.builder.session-id=${sessionId}`], status: ['running'] }));
-  const [container] = managerApi(`/containers/json?filters=${filters}`) ?? [];
-  if (!container) return null;
-  const out = spawnSync(
-    'docker',
-    ['exec', container.Id, 'sh', '-c', `for p in /proc/[0-9]*; do if grep -q workspace-agent $p/cmdline 2>/dev/null; then grep VmRSS $p/status; fi; done`],
-    { encoding: 'utf8' },
-  );
-  const kib = Number(/VmRSS:\s+(\d+)/.exec(out.stdout)?.[1] ?? NaN);
-  const stats = managerApi(`/containers/${container.Id}/stats?stream=false`);
-  const memory = stats?.memory_stats;
-  const cache = memory?.stats?.total_inactive_file ?? memory?.stats?.inactive_file ?? 0;
-  return {
-    agentRssMiB: Number.isFinite(kib) ? round(kib / 1024) : null,
-    containerMiB: memory?.usage ? round((memory.usage - cache) / 1024 / 1024) : null,
-  };
+  for (const worker of made.swarm.workers) {
+    const engine = (...args) => spawnSync('docker', ['-H', `unix://${worker.socket}`, ...args], { encoding: 'utf8' });
+    const id = engine('ps', '-q', '--filter', `label=dev.builder.session-id=${sessionId}`).stdout.trim();
+    if (!id) continue;
+    // The agent is the node process whose first arguments are `node <agent script>`.
+    const rss = engine('exec', id, 'sh', '-c', 'for p in /proc/[0-9]*; do case "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" in "node "*workspace-agent.js*) grep VmRSS $p/status;; esac; done');
+    const kib = Number(/VmRSS:\s+(\d+)/.exec(rss.stdout)?.[1] ?? NaN);
+    const usage = engine('stats', '--no-stream', '--format', '{{.MemUsage}}', id).stdout.trim().split(' / ')[0];
+    return { agentRssMiB: Number.isFinite(kib) ? round(kib / 1024) : null, containerMemUsage: usage || null };
+  }
+  return null;
 }
 
 // ------------------------------------------------------------------ main
@@ -376,7 +373,7 @@ function markdown(r) {
     '',
     `- First workspace on each worker (each pulls the image from the registry first): ${r.firstOnEachNodeMs.join(' ms, ')} ms.`,
     `- Pool misses (a create that found the pool empty and started cold): ${JSON.stringify(r.warm.coldFallbacks)}.`,
-    ...(r.agent ? [`- Idle swarm workspace: container ${r.agent.containerMiB} MiB, of which the agent's RSS ${r.agent.agentRssMiB} MiB.`] : []),
+    ...(r.agent ? [`- A swarm workspace just after its first page: container ${r.agent.containerMemUsage} (docker stats), of which the agent's RSS ${r.agent.agentRssMiB} MiB.`] : []),
   ];
   if (r.spread) {
     const s = r.spread;

@@ -535,8 +535,7 @@ async function shutdown(signal) {
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
 
-server.listen(PORT, '0.0.0.0', () => {
-  log(`listening on ${PORT}`);
-  // The dev server starts with the container, so a task the orchestrator starts again serves at once.
-  startDevServer();
-});
+// The dev server starts with the container, first (it is the slow part), so a task the
+// orchestrator starts again serves at once.
+startDevServer();
+server.listen(PORT, '0.0.0.0', () => log(`listening on ${PORT}`));

@@ -43,7 +43,7 @@ export class AppConfig {
     /** Docker's own health check interval; 0: off. */
     healthcheckIntervalMs: number;
     /** Settings of RUNTIME=swarm. */
-    swarm: { attachContainer?: string; cpuReservationCores: number; placementConstraints: string[] };
+    swarm: { attachContainer?: string; cpuLimitCores: number; cpuReservationCores: number; placementConstraints: string[] };
   };
 
   readonly ports: { start: number; end: number };
@@ -103,6 +103,7 @@ export class AppConfig {
       healthcheckIntervalMs: env.WORKSPACE_HEALTHCHECK_INTERVAL_MS,
       swarm: {
         attachContainer: env.SWARM_ATTACH_CONTAINER,
+        cpuLimitCores: env.SWARM_CPU_LIMIT_CORES,
         cpuReservationCores: env.SWARM_CPU_RESERVATION_CORES,
         placementConstraints: (env.SWARM_PLACEMENT_CONSTRAINTS ?? '')
           .split(',')

@@ -48,9 +48,14 @@ export const envSchema = z
     /** Swarm: the API's own container, joined to each workspace network (default: the host name, i.e. the container id). */
     SWARM_ATTACH_CONTAINER: optionalString,
     /**
-     * Swarm: CPU cores each workspace reserves for placement (its limit stays WORKSPACE_CPU_CORES;
-     * memory is reserved at its full limit). An idle dev server uses ~0.005 core: reserving 0.5 would
-     * cap a 2-core node at 4 workspaces while memory holds ~40.
+     * Swarm: CPU limit of each workspace, in cores, from its start (a service's quota is accounted
+     * per 100 ms and cannot change live; WORKSPACE_CPU_CORES is the docker runtime's quota once ready).
+     */
+    SWARM_CPU_LIMIT_CORES: positiveNumber.default(1),
+    /**
+     * Swarm: CPU cores each workspace reserves for placement (memory is reserved at its full limit).
+     * An idle dev server uses ~0.005 core: reserving its limit would cap a 2-core node at 2-4
+     * workspaces while memory holds ~40.
      */
     SWARM_CPU_RESERVATION_CORES: z.coerce.number().min(0).finite().default(0.1),
     /** Swarm: placement constraints of every workspace, comma-separated (e.g. node.role==worker). */

@@ -290,12 +290,13 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
       expect(service).toBeUndefined();
     }
     // Their networks go once the swarm lets go of them (the lost task's endpoint is freed with the service).
-    expect(
-      await eventually(
-        async () => (await docker.listNetworks({ filters: { label: [`dev.builder.deployment=${runId}`] } })).length === 0,
-        30_000,
-      ),
-    ).toBe(true);
+    const sessionNetworks = async () =>
+      (
+        await Promise.all(
+          sessions.map((session) => docker.listNetworks({ filters: { label: [`dev.builder.session-id=${session.id}`] } })),
+        )
+      ).flat();
+    expect(await eventually(async () => (await sessionNetworks()).length === 0, 30_000)).toBe(true);
   });
 
   afterEach((context) => {

@@ -36,6 +36,7 @@ import { WorkspaceService } from './workspace.service';
         healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
         deploymentId: config.lifecycle.deploymentId,
         swarmAttachContainer: config.runtime.swarm.attachContainer,
+        swarmCpuLimitCores: config.runtime.swarm.cpuLimitCores,
         swarmCpuReservationCores: config.runtime.swarm.cpuReservationCores,
         swarmPlacementConstraints: config.runtime.swarm.placementConstraints,
       }),

@@ -11,7 +11,7 @@ import type {
   FileTreeEntry,
   ResourceAllocation,
 } from '@builder/shared';
-import { DockerService, dockerErrorMessage, dockerStatusCode, notFoundAsWorkspace, type SwarmNode } from '../services/docker.service';
+import { DockerService, dockerErrorMessage, dockerStatusCode, notFoundAsWorkspace, type SwarmNode, type SwarmTask } from '../services/docker.service';
 import { DEFAULT_CONTAINER_PORT } from './dev-server.constants';
 import { demuxLines } from './docker-frames.util';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
@@ -142,11 +142,10 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     const port = devServerPort(spec);
     try {
       const network = await this.createNetwork(name, labels);
-      // Joining the network (~0.6 s on this engine) overlaps the service's placement and start.
-      const [id] = await Promise.all([
-        this.docker.createService(this.serviceSpec(spec, { name, labels, token, network, port })),
-        this.join(network),
-      ]);
+      // Joining the network (~0.6 s on this engine) goes on while the service is made and its task
+      // placed and started: every call that reaches the workspace waits for it (see join).
+      this.join(network).catch(() => undefined);
+      const id = await this.docker.createService(this.serviceSpec(spec, { name, labels, token, network, port }));
       this.targets.set(id, Promise.resolve({ id, host: name, token, network, port }));
       return { id };
     } catch (error) {
@@ -215,11 +214,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   }
 
   async inspect(id: string): Promise<ContainerInfo> {
-    const [service, tasks, nodes] = await Promise.all([
-      this.inspectService(id),
-      this.docker.listTasks([id]),
-      this.nodeStates(),
-    ]);
+    const [service, tasks, nodes] = await Promise.all([this.inspectService(id), this.tasksOf(id), this.nodeStates()]);
     // The agent is asked only on a node the swarm still hears from: one that is gone drops packets,
     // and a health round would wait for each of its workspaces' timeouts.
     const running = tasks.find((task) => task.Status.State === 'running' && task.DesiredState === 'running');
@@ -264,8 +259,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
 
   /**
    * Limits are fixed when the service is made: changing a swarm service's resources replaces its
-   * task, and with it the workspace's files. So a live change is not applied (the CPU limit holds
-   * from the start; see the README's swarm section).
+   * task, and with it the workspace's files. So a live change is not applied; the CPU limit is
+   * swarmCpuLimitCores from the start (see there, and the README's swarm section).
    */
   async updateResources(id: string, _resources: Partial<ResourceAllocation>): Promise<void> {
     await this.target(id);
@@ -345,16 +340,16 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   // ---------------------------------------------------------------- helpers
 
   /**
-   * Waits until the workspace's task runs and its agent answers, bounded by the start and pull
-   * timeouts. A task the swarm gave up on (its restarts spent, or refused by every node) ends the
-   * wait with the swarm's own reason.
+   * Waits until the workspace's task runs and its agent answers: within the start timeout, plus the
+   * pull timeout while its node pulls the image (`preparing`). A task the swarm gave up on (its
+   * restarts spent) ends the wait with the swarm's own reason; one no node can take (`pending`,
+   * "no suitable node") ends it at the start timeout, saying so.
    */
   private async waitUntilRunning(id: string): Promise<void> {
-    const boundMs = this.options.startTimeoutMs + this.options.pullTimeoutMs;
-    const deadline = Date.now() + boundMs;
+    const startedAt = Date.now();
     let last = 'no task yet';
     for (;;) {
-      const tasks = await this.docker.listTasks([id]);
+      const tasks = await this.tasksOf(id);
       const current = tasks
         .filter((task) => task.DesiredState === 'running')
         .sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1))[0];
@@ -375,7 +370,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
       } else if (current) {
         last = `its task is ${current.Status.State}${current.Status.Err ? ` (${current.Status.Err})` : current.Status.Message ? ` (${current.Status.Message})` : ''}`;
       }
-      if (Date.now() > deadline) throw new RuntimeTimeoutError(`start of workspace ${id}: ${last}`, boundMs);
+      const boundMs = this.options.startTimeoutMs + (current?.Status.State === 'preparing' ? this.options.pullTimeoutMs : 0);
+      if (Date.now() - startedAt > boundMs) throw new RuntimeTimeoutError(`start of workspace ${id}: ${last}`, boundMs);
       await sleep(50);
     }
   }
@@ -424,7 +420,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         },
         Resources: {
           Limits: {
-            NanoCPUs: Math.round(spec.resources.cpuCores * NANO),
+            NanoCPUs: Math.round(this.options.swarmCpuLimitCores * NANO),
             MemoryBytes: spec.resources.memoryBytes,
             Pids: spec.resources.pidsLimit,
           },
@@ -491,6 +487,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
 
   /** Leaves and removes a workspace network, waiting while the swarm still frees it from the task. */
   private async removeNetwork(network: string): Promise<void> {
+    // A join still under way (create does not wait for it) would attach after the disconnect.
+    await this.joined.get(network)?.catch(() => undefined);
     this.joined.delete(network);
     await this.docker.disconnectNetwork(network, this.attachContainer);
     const deadline = Date.now() + NETWORK_RELEASE_MS;
@@ -499,13 +497,11 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         await this.docker.removeNetwork(network);
         return;
       } catch (error) {
-        const status = dockerStatusCode(error);
-        if ((status !== 403 && status !== 409 && status !== 500) || Date.now() > deadline) {
-          if (Date.now() > deadline) {
-            this.logger.warn(`workspace network ${network} is still in use after ${NETWORK_RELEASE_MS} ms; reconciliation removes it later`);
-            return;
-          }
-          throw error;
+        // "in use by task …": the workspace's task, or this container's attachment, still holds it.
+        if (!/in use|active endpoints/i.test(dockerErrorMessage(error))) throw error;
+        if (Date.now() > deadline) {
+          this.logger.warn(`workspace network ${network} is still in use after ${NETWORK_RELEASE_MS} ms; reconciliation removes it later`);
+          return;
         }
         await sleep(250);
       }
@@ -546,6 +542,15 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         await this.inspectService(id); // throws WorkspaceNotFoundError when the service is gone
       }
       throw error;
+    }
+  }
+
+  /** The tasks (history included) of a workspace's service; an unknown service is a missing workspace. */
+  private async tasksOf(id: string): Promise<SwarmTask[]> {
+    try {
+      return await this.docker.listTasks([id]);
+    } catch (error) {
+      throw notFoundAsWorkspace(error, id);
     }
   }
 

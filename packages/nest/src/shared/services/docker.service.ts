@@ -515,19 +515,20 @@ export class DockerService {
         this.docker.getNetwork(network).disconnect({ Container: container, Force: true, abortSignal }),
       );
     } catch (error) {
-      const status = dockerStatusCode(error);
-      if (status !== 404 && !/is not connected/i.test(dockerErrorMessage(error))) throw error;
+      // A network just removed can answer 500 "not found" rather than 404.
+      if (dockerStatusCode(error) !== 404 && !/is not connected|not found/i.test(dockerErrorMessage(error))) throw error;
     }
   }
 
-  /** Removes a network; a missing one is not an error. A network still in use is refused (the engine's 403/409). */
+  /** Removes a network; a missing one is not an error. A network still in use is refused ("in use by …"). */
   async removeNetwork(id: string): Promise<void> {
     try {
       await this.call(`remove network ${id}`, this.operationTimeoutMs, (abortSignal) =>
         this.docker.getNetwork(id).remove({ abortSignal }),
       );
     } catch (error) {
-      if (dockerStatusCode(error) !== 404) throw error;
+      // A network another call is removing can answer 500 "not found" rather than 404.
+      if (dockerStatusCode(error) !== 404 && !/not found/i.test(dockerErrorMessage(error))) throw error;
     }
   }
 
