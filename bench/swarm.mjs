@@ -265,10 +265,14 @@ function agentMemory(sessionId) {
     const id = engine('ps', '-q', '--filter', `label=dev.builder.session-id=${sessionId}`).stdout.trim();
     if (!id) continue;
     // The agent is the node process whose first arguments are `node <agent script>`.
-    const rss = engine('exec', id, 'sh', '-c', 'for p in /proc/[0-9]*; do case "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" in "node "*workspace-agent.js*) grep VmRSS $p/status;; esac; done');
-    const kib = Number(/VmRSS:\s+(\d+)/.exec(rss.stdout)?.[1] ?? NaN);
+    const status = engine('exec', id, 'sh', '-c', 'for p in /proc/[0-9]*; do case "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" in "node "*workspace-agent.js*) cat $p/status;; esac; done');
+    // Its own memory is the anonymous part; the rest is the node binary's pages, shared with the dev server's node.
+    const mib = (field) => {
+      const kib = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status.stdout)?.[1] ?? NaN);
+      return Number.isFinite(kib) ? round(kib / 1024) : null;
+    };
     const usage = engine('stats', '--no-stream', '--format', '{{.MemUsage}}', id).stdout.trim().split(' / ')[0];
-    return { agentRssMiB: Number.isFinite(kib) ? round(kib / 1024) : null, containerMemUsage: usage || null };
+    return { agentRssMiB: mib('VmRSS'), agentAnonMiB: mib('RssAnon'), containerMemUsage: usage || null };
   }
   return null;
 }
@@ -282,6 +286,7 @@ async function main() {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30) },
     flags,
     images: { template: TEMPLATE_IMAGE, api: API_IMAGE },
+    swarmCpuLimitCores: Number(process.env.SWARM_CPU_LIMIT_CORES ?? 2),
   };
   if (flags.build) {
     log('building the API (npm run build) and its image');
@@ -364,7 +369,7 @@ function markdown(r) {
   const lines = [
     `# Swarm benchmark (${r.at})`,
     '',
-    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB; the swarm's three nodes (a manager running the API, two workers running the workspaces) are engines on it. Flags: \`${JSON.stringify(r.flags)}\`.`,
+    `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB; the swarm's three nodes (a manager running the API, two workers running the workspaces) are engines on it. Flags: \`${JSON.stringify(r.flags)}\`; a swarm workspace's CPU limit: ${r.swarmCpuLimitCores} core(s).`,
     '',
     '| measure | swarm p50 | swarm p95 | docker p50 (same run) | swarm ÷ docker |',
     '|---|---|---|---|---|',
@@ -373,7 +378,11 @@ function markdown(r) {
     '',
     `- First workspace on each worker (each pulls the image from the registry first): ${r.firstOnEachNodeMs.join(' ms, ')} ms.`,
     `- Pool misses (a create that found the pool empty and started cold): ${JSON.stringify(r.warm.coldFallbacks)}.`,
-    ...(r.agent ? [`- A swarm workspace just after its first page: container ${r.agent.containerMemUsage} (docker stats), of which the agent's RSS ${r.agent.agentRssMiB} MiB.`] : []),
+    ...(r.agent
+      ? [
+          `- A swarm workspace just after its first page: container ${r.agent.containerMemUsage} (docker stats); its agent: ${r.agent.agentAnonMiB} MiB of its own (anonymous), RSS ${r.agent.agentRssMiB} MiB with the node binary's pages it shares with the dev server.`,
+        ]
+      : []),
   ];
   if (r.spread) {
     const s = r.spread;

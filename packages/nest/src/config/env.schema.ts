@@ -49,9 +49,10 @@ export const envSchema = z
     SWARM_ATTACH_CONTAINER: optionalString,
     /**
      * Swarm: CPU limit of each workspace, in cores, from its start (a service's quota is accounted
-     * per 100 ms and cannot change live; WORKSPACE_CPU_CORES is the docker runtime's quota once ready).
+     * per 100 ms and cannot change live; WORKSPACE_CPU_CORES is the docker runtime's quota once
+     * ready). A start keeps 1-1.5 cores busy: with 1 a cold create took 1.44× the docker runtime's, with 2 1.2×.
      */
-    SWARM_CPU_LIMIT_CORES: positiveNumber.default(1),
+    SWARM_CPU_LIMIT_CORES: positiveNumber.default(2),
     /**
      * Swarm: CPU cores each workspace reserves for placement (memory is reserved at its full limit).
      * An idle dev server uses ~0.005 core: reserving its limit would cap a 2-core node at 2-4

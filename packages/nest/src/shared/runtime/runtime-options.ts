@@ -57,8 +57,9 @@ export interface RuntimeOptions {
   /**
    * Swarm: the CPU limit of each workspace, in cores. A service's quota is accounted per 100 ms
    * and cannot change without replacing the task, so the docker runtime's "half a core once
-   * ready, per second" is not available: one core lets a start's and a render's main thread run
-   * at full speed (half a core made cold starts 1.8× and `.astro` renders ~3× slower).
+   * ready, per second" is not available. A start keeps 1-1.5 cores busy: measured against the
+   * docker runtime in the same run, a cold create took 1.8× with half a core, 1.44× with one and
+   * 1.2× with two.
    */
   swarmCpuLimitCores: number;
   /** Swarm: CPU cores reserved for each workspace when Swarm places it (memory is reserved at its limit). */
@@ -79,7 +80,7 @@ export const DEFAULT_RUNTIME_OPTIONS = {
   pullTimeoutMs: 300_000,
   operationTimeoutMs: 30_000,
   healthcheckIntervalMs: 0,
-  swarmCpuLimitCores: 1,
+  swarmCpuLimitCores: 2,
   swarmCpuReservationCores: 0.1,
   swarmPlacementConstraints: [],
 } as const satisfies Partial<RuntimeOptions>;
