@@ -137,6 +137,39 @@ export async function createToFirstPage(api, token) {
   return { session, ms: servedAt - t0, answeredMs, fromPool: session.status === 'running' };
 }
 
+/**
+ * `n` concurrent creates, each followed to its first full page. Each session's own start is timed
+ * from when it left the queue (its build step is no longer `queued`) to that page; the rest is its
+ * wait in line. Answers the sessions (still running: the caller deletes them) and both timings.
+ */
+export async function concurrentCreates(api, token, n, deadlineMs = 900_000) {
+  const t0 = Date.now();
+  const created = await Promise.all(Array.from({ length: n }, () => api('POST', '/workspace/create', { token, body: {} })));
+  const sessions = created.filter((c) => c.status === 201).map((c) => c.body);
+  const own = [];
+  const total = [];
+  await Promise.all(
+    sessions.map(async (session) => {
+      let leftQueueAt = session.buildStep === 'queued' ? null : t0;
+      const deadline = Date.now() + deadlineMs;
+      while (Date.now() < deadline) {
+        if (leftQueueAt === null) {
+          const status = await api('GET', `/workspace/${session.id}/status`, { token });
+          if (status.body?.buildStep !== 'queued') leftQueueAt = Date.now();
+        }
+        const res = await httpGet(session.previewUrl, { timeoutMs: 20_000 });
+        if (res.status === 200 && res.body.includes('</html>')) {
+          total.push(Date.now() - t0);
+          own.push(Date.now() - (leftQueueAt ?? t0));
+          return;
+        }
+        await sleep(100);
+      }
+    }),
+  );
+  return { sessions, own, total };
+}
+
 /** Polls until the pool of the API on `databaseUrl` holds `size` running workspaces. */
 export async function waitForPoolFull(databaseUrl, size, timeoutMs = 120_000) {
   const client = new pg.Client({ connectionString: databaseUrl });

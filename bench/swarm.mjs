@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { createLocalSwarm } from '../scripts/swarm/local-swarm.mjs';
 import {
   apiClient,
+  concurrentCreates,
   createBenchDatabase,
   createToFirstPage,
   dropBenchDatabase,
@@ -214,35 +215,9 @@ async function warmCreates(sides, runs, poolSize) {
   return { times, misses };
 }
 
-/**
- * `n` creates at once on the swarm: each session's own start is timed from when it left the queue
- * to its first full page (as bench/run.mjs's burst), and its task's node is counted.
- */
+/** `n` creates at once on the swarm (timed as in concurrentCreates), and the worker each task landed on. */
 async function spreadCreates(side, n) {
-  const t0 = Date.now();
-  const created = await Promise.all(Array.from({ length: n }, () => side.api('POST', '/workspace/create', { token: side.token, body: {} })));
-  const sessions = created.filter((c) => c.status === 201).map((c) => c.body);
-  const own = [];
-  const total = [];
-  await Promise.all(
-    sessions.map(async (session) => {
-      let leftQueueAt = session.buildStep === 'queued' ? null : t0;
-      const deadline = Date.now() + 900_000;
-      while (Date.now() < deadline) {
-        if (leftQueueAt === null) {
-          const status = await side.api('GET', `/workspace/${session.id}/status`, { token: side.token });
-          if (status.body?.buildStep !== 'queued') leftQueueAt = Date.now();
-        }
-        const res = await httpGet(session.previewUrl, { timeoutMs: 20_000 });
-        if (res.status === 200 && res.body.includes('</html>')) {
-          total.push(Date.now() - t0);
-          own.push(Date.now() - (leftQueueAt ?? t0));
-          return;
-        }
-        await sleep(100);
-      }
-    }),
-  );
+  const { sessions, own, total } = await concurrentCreates(side.api, side.token, n);
   // Where they run: their services' tasks, by node.
   const nodes = Object.fromEntries(made.swarm.workers.map((w) => [w.nodeId, w.name]));
   const perNode = {};
