@@ -44,7 +44,8 @@ export interface WorkspaceVolumeInfo {
  * The only way the backend touches a workspace: lifecycle, files, exec, logs, stats and its
  * network address. `docker`, `local` and `swarm` implement it.
  * Every method throws {@link RuntimeUnavailableError} when the engine does not answer and
- * {@link WorkspaceNotFoundError} for an id it does not know (except `remove`, which is idempotent).
+ * {@link WorkspaceNotFoundError} for an id it does not know (except `remove`, which is idempotent);
+ * `swarm` throws WorkspaceUnreachableError when a workspace it knows does not answer over its network.
  */
 export interface WorkspaceRuntime {
   readonly kind: RuntimeKind;
