@@ -109,6 +109,14 @@ async function teardown(state) {
     // Services first (their containers go sooner than with the swarm), then every node leaves.
     const services = await docker(['service', 'ls', '-q']).catch(() => '');
     if (services) await quiet(docker(['service', 'rm', ...services.split('\n')]));
+    // The engine removes a removed service's containers with their anonymous volumes; leaving the
+    // swarm while one still stops would leave its volume behind.
+    await waitUntil(
+      'the swarm containers on the manager to be removed',
+      async () => (await docker(['ps', '-aq', '--filter', 'label=com.docker.swarm.service.id'])) === '',
+      60_000,
+      250,
+    ).catch((error) => console.warn(`[local-swarm] ${error.message}`));
     for (let i = 0; i < (state.workers ?? 0); i++) await quiet(docker(['swarm', 'leave', '--force'], worker(i).socket));
     await quiet(docker(['swarm', 'leave', '--force']));
   }

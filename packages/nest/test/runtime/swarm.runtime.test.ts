@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalSwarm, localSwarmUnavailable } from '../../../../scripts/swarm/local-swarm.mjs';
+import { WORKSPACE_LABELS } from '../../src/shared/runtime/workspace-runtime.interface';
 import { docker, TEMPLATE_IMAGE } from '../support/docker';
 import { contractCases } from './runtime-contract';
 import { REPO_ROOT, TEST_RUN_LABEL, dockerAvailability } from './runtime-test.helpers';
@@ -32,9 +33,18 @@ describe.skipIf(unavailable !== null)('SwarmRuntime on a one-node swarm', () => 
   const results = new Map<string, InnerResult>();
 
   let gwbridgeBefore = false;
+  // Only the swarm runtime makes anonymous workspace volumes; other sessions' volumes never count.
+  const anonymousVolumes = async () =>
+    new Set(
+      ((await docker.listVolumes({ filters: { label: [`${WORKSPACE_LABELS.managed}=true`] } })).Volumes ?? [])
+        .map((v) => v.Name)
+        .filter((name) => /^[0-9a-f]{64}$/.test(name)),
+    );
+  let volumesBefore = new Set<string>();
 
   beforeAll(async () => {
     gwbridgeBefore = (await docker.listNetworks()).some((n) => n.Name === 'docker_gwbridge');
+    volumesBefore = await anonymousVolumes();
     swarm = await createLocalSwarm({ workers: 0 });
     reportDir = await mkdtemp(join(tmpdir(), 'swarm-contract-'));
     // A user-defined bridge gives the container the engine's DNS, which resolves service names.
@@ -107,5 +117,7 @@ describe.skipIf(unavailable !== null)('SwarmRuntime on a one-node swarm', () => 
     const networks = (await docker.listNetworks()).map((n) => n.Name);
     expect(networks).not.toContain('ingress');
     if (!gwbridgeBefore) expect(networks).not.toContain('docker_gwbridge');
+    // Each task's /app volume went with its container.
+    expect([...(await anonymousVolumes())].filter((name) => !volumesBefore.has(name))).toEqual([]);
   });
 });

@@ -413,7 +413,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
           HealthCheck: workspaceHealthcheck(this.options.healthcheckIntervalMs),
           Mounts: [
             // Anonymous: filled from the image's /app, removed with the task's container on its node.
-            { Type: 'volume', Target: WORKSPACE_DIR },
+            // Labelled like the service, so what a node still holds can be told apart from others'.
+            { Type: 'volume', Target: WORKSPACE_DIR, VolumeOptions: { Labels: labels } },
             ...Object.entries(WORKSPACE_TMPFS).map(([Target, SizeBytes]) => ({ Type: 'tmpfs' as const, Target, TmpfsOptions: { SizeBytes } })),
           ] as Dockerode.MountSettings[],
           StopGracePeriod: 10 * NANO,
