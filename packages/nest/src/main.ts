@@ -64,16 +64,23 @@ function configureApp(app: NestExpressApplication, config: AppConfig, logger: Lo
   app.disable('x-powered-by');
   // Our own JSON parser, so its limit fits file writes and its errors use the API's error shape.
   app.useBodyParser('json', { limit: config.files.bodyLimitBytes });
-  app.use((error: unknown, req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: (error?: unknown) => void) => {
-    const parsed = bodyParserError(error);
-    if (!parsed) {
-      next(error);
-      return;
-    }
-    res.statusCode = parsed.status;
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(errorBody(parsed.status, parsed.message, req.originalUrl ?? req.url ?? '')));
-  });
+  app.use(
+    (
+      error: unknown,
+      req: IncomingMessage & { originalUrl?: string },
+      res: ServerResponse,
+      next: (error?: unknown) => void,
+    ) => {
+      const parsed = bodyParserError(error);
+      if (!parsed) {
+        next(error);
+        return;
+      }
+      res.statusCode = parsed.status;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify(errorBody(parsed.status, parsed.message, req.originalUrl ?? req.url ?? '')));
+    },
+  );
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -76,7 +76,12 @@ export const envSchema = z
      * reconciliation never removes workspaces of another deployment sharing the engine.
      * Default: derived from the database location.
      */
-    DEPLOYMENT_ID: optionalString.pipe(z.string().regex(/^[a-zA-Z0-9_.-]{1,63}$/, 'must be 1-63 letters, digits, _ . -').optional()),
+    DEPLOYMENT_ID: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[a-zA-Z0-9_.-]{1,63}$/, 'must be 1-63 letters, digits, _ . -')
+        .optional(),
+    ),
     START_TIMEOUT_MS: int(1000, 3_600_000).default(120_000),
     /**
      * Docker's own health check of each workspace, in ms; 0 (default) leaves it off, because each
@@ -100,10 +105,49 @@ export const envSchema = z
     /** Parent domain of preview hosts in proxy mode: `<label>.<PREVIEW_DOMAIN>:<PORT>`. */
     PREVIEW_DOMAIN: z
       .string()
-      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'must be a domain name like preview.localhost')
+      .regex(
+        /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i,
+        'must be a domain name like preview.localhost',
+      )
       .default('preview.localhost'),
 
     MAX_FILE_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
+
+    /**
+     * Where project files (content-addressed blobs) are kept: `fs` (a folder of DATA_DIR, the
+     * embedded default) or `s3` (any S3-compatible service). `auto`: `s3` when S3_ENDPOINT or
+     * S3_BUCKET is set, else `fs`.
+     */
+    OBJECT_STORE: z.enum(['auto', 'fs', 's3']).default('auto'),
+    /** Folder of the `fs` object store (default `<DATA_DIR>/objects`). */
+    OBJECT_STORE_DIR: optionalString,
+    /** S3-compatible endpoint, e.g. http://minio:9000; unset for AWS S3. */
+    S3_ENDPOINT: optionalString.pipe(z.string().url('must be a URL like http://minio:9000').optional()),
+    /** Bucket of project blobs (created when missing). Default `builder-projects`. */
+    S3_BUCKET: optionalString.pipe(
+      z
+        .string()
+        .regex(
+          /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+          'must be a valid bucket name (3-63 lower-case letters, digits, . -)',
+        )
+        .optional(),
+    ),
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    S3_ACCESS_KEY_ID: optionalString,
+    S3_SECRET_ACCESS_KEY: optionalString,
+    /** Path-style URLs (endpoint/bucket/key): needed by MinIO and most self-hosted services. Default: on when S3_ENDPOINT is set. */
+    S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0']).optional(),
+    /**
+     * Writes of the same file by the same session within this many ms of its last version are
+     * grouped into that version (rapid saves, an AI streaming a file); 0: every write is a version.
+     */
+    VERSION_GROUP_WINDOW_MS: int(0, 600_000).default(5_000),
+    /**
+     * `off` makes file writes skip versioning. Only for measuring its cost (bench/); refused in
+     * production, since nothing written would outlive the session.
+     */
+    VERSIONING: z.enum(['on', 'off']).default('on'),
   })
   .superRefine((env, ctx) => {
     if (env.PORT_RANGE_END < env.PORT_RANGE_START) {
@@ -119,6 +163,22 @@ export const envSchema = z
         path: ['JWT_SECRET'],
         message: 'is required when NODE_ENV=production',
       });
+    }
+    if (env.NODE_ENV === 'production' && env.VERSIONING === 'off') {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['VERSIONING'],
+        message: 'cannot be off when NODE_ENV=production',
+      });
+    }
+    if (env.OBJECT_STORE === 's3' || (env.OBJECT_STORE === 'auto' && (env.S3_ENDPOINT || env.S3_BUCKET))) {
+      if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: [env.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID'],
+          message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
+        });
+      }
     }
     for (const origin of env.WEB_ORIGIN.split(',').map((o) => o.trim())) {
       if (!/^https?:\/\/[^/\s]+$/.test(origin)) {

@@ -4,12 +4,21 @@ import { ROOT_LOGGER } from '../shared/logging/logging.module';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
 import { UserEntity } from '../modules/auth/entities/user.entity';
+import { ProjectVersionFileEntity } from '../modules/projects/entities/project-version-file.entity';
+import { ProjectVersionEntity } from '../modules/projects/entities/project-version.entity';
+import { ProjectEntity } from '../modules/projects/entities/project.entity';
 import { WorkspaceSessionEntity } from '../modules/workspace/entities/session.entity';
 import { EmbeddedPostgresService } from './embedded-postgres.service';
 import { MIGRATIONS } from './migrations';
 import { TypeOrmPinoLogger } from './typeorm-pino.logger';
 
-export const ENTITIES = [UserEntity, WorkspaceSessionEntity];
+export const ENTITIES = [
+  UserEntity,
+  WorkspaceSessionEntity,
+  ProjectEntity,
+  ProjectVersionEntity,
+  ProjectVersionFileEntity,
+];
 
 @Module({ providers: [EmbeddedPostgresService], exports: [EmbeddedPostgresService] })
 class EmbeddedPostgresModule {}

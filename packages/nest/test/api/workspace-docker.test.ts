@@ -84,7 +84,12 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
       body: { content: edited },
     });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ path: 'src/pages/index.astro', size: Buffer.byteLength(edited) });
+    // Version 1 is the template the session's new project started from; the edit is version 2.
+    expect(put.body).toEqual({
+      path: 'src/pages/index.astro',
+      size: Buffer.byteLength(edited),
+      version: { id: expect.any(String), number: 2 },
+    });
     const changed = await eventually(async () => (await fetchPreview(running.previewUrl)).text.includes(marker), 20_000);
     expect(changed).toBe(true);
 

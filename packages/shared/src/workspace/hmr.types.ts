@@ -4,7 +4,15 @@ import type { WorkspaceStatus } from './workspace.types';
 export const WORKSPACE_NAMESPACE = '/workspace';
 
 /** Start-up steps of a workspace, in the order they happen. */
-export const BUILD_STEPS = ['queued', 'creating', 'pulling', 'starting', 'installing', 'ready', 'error'] as const;
+export const BUILD_STEPS = [
+  'queued',
+  'creating',
+  'pulling',
+  'starting',
+  'installing',
+  'ready',
+  'error',
+] as const;
 export type BuildStep = (typeof BUILD_STEPS)[number];
 
 export interface BuildStatusEvent {

@@ -62,10 +62,14 @@ export interface WorkspaceSession {
   buildStep: BuildStep | null;
   /** Place in the start queue while waiting for a start slot, otherwise null. */
   queuePosition: number | null;
+  /** The project the session previews. */
+  projectId: string | null;
 }
 
 export interface CreateWorkspaceRequest {
   templateName?: string;
+  /** Preview this existing project; without it a new project is made from the template. */
+  projectId?: string;
 }
 
 export type CreateWorkspaceResponse = WorkspaceSession;
@@ -98,6 +102,8 @@ export interface WriteFileRequest {
 export interface WriteFileResponse {
   path: string;
   size: number;
+  /** The project version holding the write, durable once this answer is sent (null: not versioned). */
+  version: { id: string; number: number } | null;
 }
 
 /** The one JSON shape of every error the API returns. */

@@ -22,6 +22,7 @@ function session(id: string, patch: Partial<WorkspaceSession> = {}): WorkspaceSe
     errorMessage: null,
     buildStep: null,
     queuePosition: null,
+    projectId: null,
     ...patch,
   };
 }

@@ -2,12 +2,14 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { WorkspaceStatus } from '@builder/shared';
 import { AppConfig } from '../../config/app-config';
 import { InvalidFileError } from '../../shared/errors/invalid-file.error';
+import { ProjectNotFoundError } from '../../shared/errors/project-not-found.error';
 import { WorkspaceConflictError } from '../../shared/errors/workspace-conflict.error';
 import { WorkspaceNotFoundError } from '../../shared/runtime/runtime.errors';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import type { FileContentDto, FileTreeDto, WriteFileResultDto } from './dto/workspace-file.dto';
+import { ProjectVersionsService } from '../projects/project-versions.service';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
-import { parseWorkspacePath } from './workspace-file-path';
+import { parseWorkspacePath } from '../../shared/paths/workspace-file-path';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
 
@@ -22,12 +24,16 @@ const RUNNING_CACHE_MS = 10_000;
 @Injectable()
 export class WorkspaceFilesService implements OnModuleDestroy {
   /** Running sessions' owner and workspace, so an edit needs no database read (see {@link workspaceOf}). */
-  private readonly running = new Map<string, { userId: string; containerId: string; until: number }>();
+  private readonly running = new Map<
+    string,
+    { userId: string; containerId: string; projectId: string | null; until: number }
+  >();
   private readonly offStatus: () => void;
 
   constructor(
     private readonly config: AppConfig,
     private readonly sessions: WorkspaceSessionRepository,
+    private readonly versions: ProjectVersionsService,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     events: WorkspaceEventsService,
   ) {
@@ -69,8 +75,35 @@ export class WorkspaceFilesService implements OnModuleDestroy {
         `content is ${bytes.length} bytes; the limit is ${this.config.files.maxBytes} bytes (MAX_FILE_BYTES)`,
       );
     }
-    await this.forgetIfGone(id, this.runtime.writeFile(requireRunning(session), path, bytes));
-    return { path, size: bytes.length };
+    const containerId = requireRunning(session);
+    if (!session.projectId || !this.config.versions.enabled) {
+      await this.forgetIfGone(id, this.runtime.writeFile(containerId, path, bytes));
+      return { path, size: bytes.length, version: null };
+    }
+    // The write reaches the workspace (and any other session of the project) and becomes part of
+    // a version in one step under the project's lock; the answer comes once both are durable.
+    try {
+      const result = await this.forgetIfGone(
+        id,
+        this.versions.commit({
+          projectId: session.projectId,
+          kind: 'edit',
+          authorSessionId: id,
+          origin: { sessionId: id, workspaceId: containerId },
+          applyToOrigin: true,
+          groupable: true,
+          changes: { writes: [{ path, content: bytes }], deletes: [] },
+        }),
+      );
+      return { path, size: bytes.length, version: { id: result.version.id, number: result.version.number } };
+    } catch (error) {
+      if (error instanceof ProjectNotFoundError) {
+        throw new WorkspaceConflictError(
+          `the project of session ${id} was deleted; its files can no longer be saved`,
+        );
+      }
+      throw error;
+    }
   }
 
   /**
@@ -80,17 +113,29 @@ export class WorkspaceFilesService implements OnModuleDestroy {
    * workspace, which forgets it too). Another user's call is never answered from the cache.
    * Activity is recorded behind the answer.
    */
-  private async workspaceOf(userId: string, id: string): Promise<Pick<WorkspaceSessionEntity, 'status' | 'containerId'>> {
+  private async workspaceOf(
+    userId: string,
+    id: string,
+  ): Promise<Pick<WorkspaceSessionEntity, 'status' | 'containerId' | 'projectId'>> {
     const cached = this.running.get(id);
     if (cached && cached.userId === userId && cached.until > Date.now()) {
       this.sessions.recordActivity(id);
-      return { status: WorkspaceStatus.Running, containerId: cached.containerId };
+      return {
+        status: WorkspaceStatus.Running,
+        containerId: cached.containerId,
+        projectId: cached.projectId,
+      };
     }
     const session = await this.sessions.findOwned(userId, id);
     this.sessions.recordActivity(id);
     if (session.status === WorkspaceStatus.Running && session.containerId) {
       if (this.running.size >= 10_000) this.running.clear();
-      this.running.set(id, { userId, containerId: session.containerId, until: Date.now() + RUNNING_CACHE_MS });
+      this.running.set(id, {
+        userId,
+        containerId: session.containerId,
+        projectId: session.projectId,
+        until: Date.now() + RUNNING_CACHE_MS,
+      });
     }
     return session;
   }
@@ -108,7 +153,9 @@ export class WorkspaceFilesService implements OnModuleDestroy {
 /** Files are served only while the dev server runs; answers the session's workspace id. */
 function requireRunning(session: Pick<WorkspaceSessionEntity, 'status' | 'containerId'>): string {
   if (session.status !== WorkspaceStatus.Running || !session.containerId) {
-    throw new WorkspaceConflictError(`workspace is ${session.status}; its files are available while it is running`);
+    throw new WorkspaceConflictError(
+      `workspace is ${session.status}; its files are available while it is running`,
+    );
   }
   return session.containerId;
 }

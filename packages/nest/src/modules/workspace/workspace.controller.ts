@@ -25,7 +25,10 @@ import { WorkspaceService } from './workspace.service';
 
 /** The `:id` route parameter, refused with 400 unless it is a UUID. */
 const SessionId = () =>
-  Param('id', new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException('session id must be a UUID') }));
+  Param(
+    'id',
+    new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException('session id must be a UUID') }),
+  );
 
 @ApiTags('workspace')
 @ApiBearerAuth()
@@ -43,7 +46,10 @@ export class WorkspaceController {
   @ApiResponse({ status: 201, type: WorkspaceSessionDto })
   @ApiResponse({ status: 429, type: ApiErrorDto, description: 'Per-user session limit reached' })
   @ApiResponse({ status: 503, type: ApiErrorDto, description: 'Runtime unreachable or no preview port free' })
-  create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateWorkspaceDto): Promise<WorkspaceSessionDto> {
+  create(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() dto: CreateWorkspaceDto,
+  ): Promise<WorkspaceSessionDto> {
     return this.workspaces.create(user.userId, dto);
   }
 
@@ -91,7 +97,11 @@ export class WorkspaceController {
   @ApiOperation({ summary: 'Read a workspace file as UTF-8 text' })
   @ApiParam({ name: 'path', type: String, example: 'src/pages/index.astro' })
   @ApiResponse({ status: 200, type: FileContentDto })
-  @ApiResponse({ status: 400, type: ApiErrorDto, description: 'Path outside the workspace or not a text file' })
+  @ApiResponse({
+    status: 400,
+    type: ApiErrorDto,
+    description: 'Path outside the workspace or not a text file',
+  })
   @ApiResponse({ status: 404, type: ApiErrorDto })
   readFile(
     @CurrentUser() user: AuthenticatedUser,
@@ -105,7 +115,11 @@ export class WorkspaceController {
   @ApiOperation({ summary: 'Write a workspace file (UTF-8 text); the dev server picks it up through HMR' })
   @ApiParam({ name: 'path', type: String, example: 'src/pages/index.astro' })
   @ApiResponse({ status: 200, type: WriteFileResultDto })
-  @ApiResponse({ status: 400, type: ApiErrorDto, description: 'Bad path, node_modules, too large, not a string' })
+  @ApiResponse({
+    status: 400,
+    type: ApiErrorDto,
+    description: 'Bad path, node_modules, too large, not a string',
+  })
   writeFile(
     @CurrentUser() user: AuthenticatedUser,
     @SessionId() id: string,

@@ -28,7 +28,12 @@ interface SocketData {
 }
 
 type WorkspaceSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-type WorkspaceNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type WorkspaceNamespace = Namespace<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  Record<string, never>,
+  SocketData
+>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RELAYED: WorkspaceEventName[] = ['build-status', 'hmr-update', 'status', 'error', 'log'];
@@ -45,7 +50,9 @@ export function sessionRoom(sessionId: string): string {
  * lifecycle events and its dev server's HMR messages, nothing else.
  */
 @WebSocketGateway({ namespace: WORKSPACE_NAMESPACE })
-export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
+export class WorkspaceGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy
+{
   private readonly logger = new Logger(WorkspaceGateway.name);
   private readonly unsubscribers: Array<() => void> = [];
   private readonly stepHistory = new Map<string, BuildStatusEvent[]>();
@@ -72,7 +79,9 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
           next();
         })
         .catch((error: Error) => {
-          const refusal = new Error(token ? error.message : 'authentication required: pass { auth: { token } }');
+          const refusal = new Error(
+            token ? error.message : 'authentication required: pass { auth: { token } }',
+          );
           (refusal as Error & { data: unknown }).data = { statusCode: 401 };
           next(refusal);
         });
@@ -81,7 +90,8 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
       this.events.on('build-status', (event) => {
         const history = this.stepHistory.get(event.sessionId) ?? [];
         // A restart begins a new start-up: its steps replace the previous ones.
-        if (event.step === 'queued' || (event.step === 'creating' && history.at(-1)?.step !== 'queued')) history.length = 0;
+        if (event.step === 'queued' || (event.step === 'creating' && history.at(-1)?.step !== 'queued'))
+          history.length = 0;
         history.push(event);
         if (history.length > STEP_HISTORY_LIMIT) history.shift();
         this.stepHistory.set(event.sessionId, history);
@@ -93,7 +103,10 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
     for (const name of RELAYED) {
       this.unsubscribers.push(
         this.events.on(name, (event) => {
-          (this.namespace.to(sessionRoom(event.sessionId)).emit as (n: string, e: unknown) => boolean)(name, event);
+          (this.namespace.to(sessionRoom(event.sessionId)).emit as (n: string, e: unknown) => boolean)(
+            name,
+            event,
+          );
         }),
       );
     }
@@ -115,7 +128,10 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
   }
 
   @SubscribeMessage('subscribe')
-  async subscribe(@ConnectedSocket() socket: WorkspaceSocket, @MessageBody() body: unknown): Promise<SubscribeAck> {
+  async subscribe(
+    @ConnectedSocket() socket: WorkspaceSocket,
+    @MessageBody() body: unknown,
+  ): Promise<SubscribeAck> {
     const sessionId = readSessionId(body);
     if (!sessionId) return { ok: false, error: 'sessionId must be a UUID' };
     try {
@@ -128,12 +144,16 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
     this.workspaces.recordActivity(sessionId);
     // Replayed after the ack, in order, so the page shows the whole start-up however late it came.
     const history = [...(this.stepHistory.get(sessionId) ?? [])];
-    if (history.length > 0) setImmediate(() => history.forEach((event) => socket.emit('build-status', event)));
+    if (history.length > 0)
+      setImmediate(() => history.forEach((event) => socket.emit('build-status', event)));
     return { ok: true };
   }
 
   @SubscribeMessage('unsubscribe')
-  async unsubscribe(@ConnectedSocket() socket: WorkspaceSocket, @MessageBody() body: unknown): Promise<SubscribeAck> {
+  async unsubscribe(
+    @ConnectedSocket() socket: WorkspaceSocket,
+    @MessageBody() body: unknown,
+  ): Promise<SubscribeAck> {
     const sessionId = readSessionId(body);
     if (!sessionId) return { ok: false, error: 'sessionId must be a UUID' };
     await socket.leave(sessionRoom(sessionId));

@@ -3,11 +3,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../../config/app-config';
 import { RuntimeModule } from '../../shared/runtime/runtime.module';
 import { AuthModule } from '../auth/auth.module';
+import { ProjectsModule } from '../projects/projects.module';
 import { WorkspaceSessionEntity } from './entities/session.entity';
 import { HmrRelayService } from './hmr/hmr-relay.service';
 import { HostPortProbe } from './host-port-probe.service';
 import { WarmPoolService } from './pool/warm-pool.service';
 import { PortAllocator } from './port-allocator.service';
+import { ProjectSyncService } from './project-sync.service';
 import { START_QUEUE, StartQueue } from './start-queue';
 import { WorkspaceController } from './workspace.controller';
 import { WorkspaceEventsService } from './workspace-events.service';
@@ -24,6 +26,7 @@ import { WorkspaceService } from './workspace.service';
   imports: [
     TypeOrmModule.forFeature([WorkspaceSessionEntity]),
     AuthModule,
+    ProjectsModule,
     RuntimeModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
@@ -48,6 +51,7 @@ import { WorkspaceService } from './workspace.service';
     HmrRelayService,
     PortAllocator,
     HostPortProbe,
+    ProjectSyncService,
     WarmPoolService,
     {
       provide: START_QUEUE,
@@ -55,6 +59,13 @@ import { WorkspaceService } from './workspace.service';
       useFactory: (config: AppConfig) => new StartQueue(config.sessions.startConcurrency),
     },
   ],
-  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository, HmrRelayService, START_QUEUE],
+  exports: [
+    WorkspaceService,
+    WorkspaceEventsService,
+    WorkspaceSessionRepository,
+    HmrRelayService,
+    ProjectSyncService,
+    START_QUEUE,
+  ],
 })
 export class WorkspaceModule {}

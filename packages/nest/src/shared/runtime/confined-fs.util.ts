@@ -1,5 +1,23 @@
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import type { FileTreeEntry } from '@builder/shared';
 import { WorkspaceFileError } from './runtime.errors';
@@ -93,22 +111,72 @@ export class ConfinedFs {
     // keeps a FIFO planted under the file's name from blocking the open.
     let fd: number;
     try {
-      fd = openSync(join(root, relativePath), constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      fd = openSync(
+        join(root, relativePath),
+        constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      );
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-      if (code === 'ENXIO') throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
+      if (code === 'ENXIO')
+        throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
       throw this.openError(error, relativePath);
     }
     try {
       this.assertInside(readOpenedPath(fd), root, relativePath);
-      if (!fstatSync(fd).isFile()) throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
+      if (!fstatSync(fd).isFile())
+        throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
       ftruncateSync(fd, 0);
       writeFileSync(fd, content);
       return true;
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * Removes a file (a missing one is not an error). The parent is resolved inside the root first;
+   * a folder or a path leading outside is refused.
+   */
+  async deleteFile(path: string): Promise<void> {
+    const relativePath = normalizeWorkspacePath(path);
+    const root = await this.realRoot();
+    let parent: string;
+    try {
+      parent = await this.resolveInside(root, dirname(join(root, relativePath)), relativePath);
+    } catch (error) {
+      if (error instanceof WorkspaceFileError && error.reason === 'not-found') return;
+      throw error;
+    }
+    const target = join(parent, basename(relativePath));
+    const existing = await lstat(target).catch(() => null);
+    if (!existing) return;
+    if (existing.isDirectory()) throw new WorkspaceFileError(`${relativePath} is a folder`, 'not-a-file');
+    await unlink(target).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  /** Every regular file below the root with its content ({@link listFiles}' files); larger ones left out. */
+  async readTree(
+    maxFileBytes = MAX_READ_BYTES,
+  ): Promise<{ files: Array<{ path: string; content: Buffer }>; skipped: string[] }> {
+    const files: Array<{ path: string; content: Buffer }> = [];
+    const skipped: string[] = [];
+    for (const entry of await this.listFiles()) {
+      if (entry.type !== 'file') continue;
+      if ((entry.size ?? 0) > maxFileBytes) {
+        skipped.push(entry.path);
+        continue;
+      }
+      try {
+        files.push({ path: entry.path, content: await this.readFile(entry.path, maxFileBytes) });
+      } catch (error) {
+        // Removed or replaced since the listing: it is not part of the tree any more.
+        if (!(error instanceof WorkspaceFileError)) throw error;
+      }
+    }
+    return { files, skipped };
   }
 
   /** Files and folders below the root, without ignored folders and without symlinks, sorted by path. */

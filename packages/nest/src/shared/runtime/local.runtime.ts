@@ -24,6 +24,7 @@ import { assertSessionId } from './workspace-path.util';
 import {
   WORKSPACE_LABELS,
   type WorkspaceAddress,
+  type WorkspaceFileContent,
   type WorkspaceRuntime,
 } from './workspace-runtime.interface';
 
@@ -324,6 +325,22 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
 
   listFiles(id: string): Promise<FileTreeEntry[]> {
     return this.get(id).files.listFiles();
+  }
+
+  async readTree(id: string): Promise<WorkspaceFileContent[]> {
+    const tree = await this.get(id).files.readTree();
+    if (tree.skipped.length > 0)
+      this.logger.warn(`workspace ${id}: files too large for its tree left out: ${tree.skipped.join(', ')}`);
+    return tree.files;
+  }
+
+  async applyChanges(
+    id: string,
+    changes: { writes: WorkspaceFileContent[]; deletes: string[] },
+  ): Promise<void> {
+    const files = this.get(id).files;
+    for (const write of changes.writes) await files.writeFile(write.path, write.content);
+    for (const path of changes.deletes) await files.deleteFile(path);
   }
 
   /** Children never outlive the backend: a graceful shutdown stops them here (the watchdog covers crashes). */

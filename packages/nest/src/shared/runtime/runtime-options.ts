@@ -82,11 +82,7 @@ export function resolveRuntimeOptions(input: RuntimeOptionsInput): RuntimeOption
       throw new Error(`runtime option "${key}" must be an absolute path, got "${String(options[key])}"`);
     }
   }
-  for (const key of [
-    'startTimeoutMs',
-    'pullTimeoutMs',
-    'operationTimeoutMs',
-  ] as const) {
+  for (const key of ['startTimeoutMs', 'pullTimeoutMs', 'operationTimeoutMs'] as const) {
     if (!Number.isFinite(options[key]) || options[key] <= 0) {
       throw new Error(`runtime option "${key}" must be a positive number, got "${String(options[key])}"`);
     }

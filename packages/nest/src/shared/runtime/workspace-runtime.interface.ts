@@ -28,6 +28,12 @@ export const WORKSPACE_LABELS = {
   deployment: 'dev.builder.deployment',
 } as const;
 
+/** A workspace file and its content. */
+export interface WorkspaceFileContent {
+  path: string;
+  content: Buffer;
+}
+
 /** A volume the runtime keeps for a workspace, with its labels. */
 export interface WorkspaceVolumeInfo {
   name: string;
@@ -82,4 +88,16 @@ export interface WorkspaceRuntime {
   writeFile(id: string, path: string, content: Buffer): Promise<void>;
   /** The workspace's files, without node_modules, .astro, .vite and .git. */
   listFiles(id: string): Promise<FileTreeEntry[]>;
+  /**
+   * Every regular file of the workspace with its content (without node_modules, .astro, .vite and
+   * .git; no symlinks): what a snapshot of the project keeps. Works on a stopped workspace where the
+   * runtime can. Files larger than the runtime's read limit are left out (and logged).
+   */
+  readTree(id: string): Promise<WorkspaceFileContent[]>;
+  /**
+   * Writes files (creating folders, owned by the workspace's user) then deletes paths (a missing one
+   * is not an error), as one batch. Paths are relative and already validated by the caller.
+   * Deletes need a running workspace where the runtime has no other way in.
+   */
+  applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void>;
 }

@@ -11,22 +11,38 @@ export const WORKSPACE_GID = 1000;
 export const MAX_READ_BYTES = 10 * 1024 * 1024;
 
 /**
- * A tar holding one file and directory entries for its parents, owned by the workspace user, so one
- * putArchive at the workspace root creates missing folders and writes the file.
+ * A tar holding files and directory entries for their parents, owned by the workspace user, so one
+ * putArchive at the workspace root creates missing folders and writes every file.
  */
-export async function packWorkspaceFile(
-  normalizedPath: string,
-  content: Buffer,
+export async function packWorkspaceFiles(
+  files: Array<{ path: string; content: Buffer }>,
   mtime = new Date(),
 ): Promise<Buffer> {
   const pack = tar.pack();
   const owner = { uid: WORKSPACE_UID, gid: WORKSPACE_GID, uname: 'node', gname: 'node', mtime };
-  for (const dir of parentDirs(normalizedPath)) {
-    pack.entry({ ...owner, name: `${dir}/`, type: 'directory', mode: 0o755 });
+  const dirs = new Set<string>();
+  for (const file of files) {
+    for (const dir of parentDirs(file.path)) {
+      if (dirs.has(dir)) continue;
+      dirs.add(dir);
+      pack.entry({ ...owner, name: `${dir}/`, type: 'directory', mode: 0o755 });
+    }
+    pack.entry(
+      { ...owner, name: file.path, type: 'file', mode: 0o644, size: file.content.length },
+      file.content,
+    );
   }
-  pack.entry({ ...owner, name: normalizedPath, type: 'file', mode: 0o644, size: content.length }, content);
   pack.finalize();
   return streamToBuffer(pack);
+}
+
+/** {@link packWorkspaceFiles} for one file. */
+export function packWorkspaceFile(
+  normalizedPath: string,
+  content: Buffer,
+  mtime = new Date(),
+): Promise<Buffer> {
+  return packWorkspaceFiles([{ path: normalizedPath, content }], mtime);
 }
 
 export interface ArchivedFile {
@@ -86,6 +102,37 @@ export async function listArchiveEntries(archive: Readable): Promise<FileTreeEnt
     // Symlinks and special files are not the user's files: the tree shows neither.
   }
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * The regular files of a tar of the workspace root (first path segment = the root folder's own
+ * name), with their contents, without {@link isIgnoredWorkspacePath} folders. Files over
+ * `maxFileBytes` are left out and named in `skipped`.
+ */
+export async function readArchiveFiles(
+  archive: Readable,
+  maxFileBytes = MAX_READ_BYTES,
+): Promise<{ files: Array<{ path: string; content: Buffer }>; skipped: string[] }> {
+  const extract = tar.extract();
+  archive.on('error', (error: Error) => extract.destroy(error));
+  archive.pipe(extract);
+  const files: Array<{ path: string; content: Buffer }> = [];
+  const skipped: string[] = [];
+  for await (const entry of extract) {
+    const { name, type, size } = entry.header;
+    const relative = name.replace(/^\.?\/?[^/]*\/?/, '').replace(/\/+$/, '');
+    if (type !== 'file' || relative === '' || isIgnoredWorkspacePath(relative)) {
+      entry.resume();
+      continue;
+    }
+    if ((size ?? 0) > maxFileBytes) {
+      skipped.push(relative);
+      entry.resume();
+      continue;
+    }
+    files.push({ path: relative, content: await streamToBuffer(entry) });
+  }
+  return { files: files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), skipped };
 }
 
 export async function streamToBuffer(stream: AsyncIterable<unknown>): Promise<Buffer> {

@@ -191,7 +191,11 @@ export class DockerService {
   }
 
   /** Makes sure a bridge network of this name exists; safe against concurrent callers. */
-  async ensureNetwork(name: string, labels: Record<string, string>, driverOptions: Record<string, string> = {}): Promise<void> {
+  async ensureNetwork(
+    name: string,
+    labels: Record<string, string>,
+    driverOptions: Record<string, string> = {},
+  ): Promise<void> {
     const existing = await this.call('list networks', this.operationTimeoutMs, (abortSignal) =>
       this.docker.listNetworks({ filters: { name: [name] }, abortSignal }),
     );
@@ -265,7 +269,12 @@ export class DockerService {
    * Container events of one kind (e.g. `oom`) between two instants, for containers carrying every
    * label filter. A bounded query (`until` set): the engine answers what it recorded and closes.
    */
-  containerEvents(event: string, labels: string[], since: Date, until: Date): Promise<Array<{ id: string; time: number }>> {
+  containerEvents(
+    event: string,
+    labels: string[],
+    since: Date,
+    until: Date,
+  ): Promise<Array<{ id: string; time: number }>> {
     return this.call(`events ${event}`, this.operationTimeoutMs, async (abortSignal) => {
       const stream = (await this.docker.getEvents({
         since: Math.floor(since.getTime() / 1000),
@@ -279,8 +288,14 @@ export class DockerService {
       return text
         .split('\n')
         .filter((line) => line.trim())
-        .map((line) => JSON.parse(line) as { id?: string; Actor?: { ID?: string }; time?: number; timeNano?: number })
-        .map((e) => ({ id: e.Actor?.ID ?? e.id ?? '', time: e.timeNano ? Math.floor(e.timeNano / 1e6) : (e.time ?? 0) * 1000 }))
+        .map(
+          (line) =>
+            JSON.parse(line) as { id?: string; Actor?: { ID?: string }; time?: number; timeNano?: number },
+        )
+        .map((e) => ({
+          id: e.Actor?.ID ?? e.id ?? '',
+          time: e.timeNano ? Math.floor(e.timeNano / 1e6) : (e.time ?? 0) * 1000,
+        }))
         .filter((e) => e.id);
     });
   }

@@ -40,10 +40,25 @@ export class WriteFileDto implements WriteFileRequest {
   content: string;
 }
 
+export class WrittenVersionDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ example: 4 })
+  number: number;
+}
+
 export class WriteFileResultDto implements WriteFileResponse {
   @ApiProperty({ example: 'src/pages/index.astro' })
   path: string;
 
   @ApiProperty({ example: 2048, description: 'Bytes written' })
   size: number;
+
+  @ApiProperty({
+    type: WrittenVersionDto,
+    nullable: true,
+    description: 'The project version holding the write (durable when this answer is sent)',
+  })
+  version: WrittenVersionDto | null;
 }

@@ -1,7 +1,16 @@
 import type { BuildStep, ResourceAllocation } from '@builder/shared';
 import { WORKSPACE_STATUSES, WorkspaceStatus } from '@builder/shared';
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 import { UserEntity } from '../../auth/entities/user.entity';
+import { ProjectEntity } from '../../projects/entities/project.entity';
 
 /** One preview session: a workspace (container or local process), its port and its lifecycle. */
 @Entity({ name: 'workspace_sessions' })
@@ -17,6 +26,23 @@ export class WorkspaceSessionEntity {
   @JoinColumn({ name: 'user_id' })
   user?: UserEntity;
 
+  /** The project this session previews (null for a warm-pool workspace not yet claimed). */
+  @Index('workspace_sessions_project_id_idx')
+  @Column({ name: 'project_id', type: 'uuid', nullable: true })
+  projectId: string | null;
+
+  @ManyToOne(() => ProjectEntity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'project_id' })
+  project?: ProjectEntity;
+
+  /**
+   * The project version whose files were laid out in the workspace. Set once they are, and cleared
+   * when a later change of the project could not be applied to it: only a workspace that mirrors
+   * its project has its files captured as a version when it stops.
+   */
+  @Column({ name: 'layout_version_id', type: 'uuid', nullable: true })
+  layoutVersionId: string | null;
+
   @Column({ name: 'container_id', type: 'text', nullable: true })
   containerId: string | null;
 
@@ -30,7 +56,12 @@ export class WorkspaceSessionEntity {
   port: number | null;
 
   @Index('workspace_sessions_status_idx')
-  @Column({ type: 'enum', enum: WORKSPACE_STATUSES, enumName: 'workspace_status', default: WorkspaceStatus.Creating })
+  @Column({
+    type: 'enum',
+    enum: WORKSPACE_STATUSES,
+    enumName: 'workspace_status',
+    default: WorkspaceStatus.Creating,
+  })
   status: WorkspaceStatus;
 
   /** What the session should become; a reconcile job moves `status` toward it. */

@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { WorkspaceStatus } from '@builder/shared';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceEventsService } from '../workspace-events.service';
 import { WorkspaceSessionRepository } from '../workspace-session.repository';
 import { normalizeModulePath, ViteHmrClient } from './vite-hmr.client';
@@ -48,7 +51,9 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
               return this.open(session.id, session.containerId);
             }
           })
-          .catch((error: unknown) => this.logger.warn(`relay lookup failed for ${event.sessionId}: ${String(error)}`));
+          .catch((error: unknown) =>
+            this.logger.warn(`relay lookup failed for ${event.sessionId}: ${String(error)}`),
+          );
       } else {
         this.close(event.sessionId);
       }

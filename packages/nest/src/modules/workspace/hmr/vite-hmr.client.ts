@@ -126,8 +126,13 @@ export class ViteHmrClient {
         return;
       }
       case 'full-reload': {
-        const source = payload.triggeredBy ?? (payload.path && payload.path !== '*' ? payload.path : undefined);
-        this.options.onMessage({ type: 'update', kind: 'full-reload', paths: source ? [toPath(source)] : [] });
+        const source =
+          payload.triggeredBy ?? (payload.path && payload.path !== '*' ? payload.path : undefined);
+        this.options.onMessage({
+          type: 'update',
+          kind: 'full-reload',
+          paths: source ? [toPath(source)] : [],
+        });
         return;
       }
       case 'error': {

@@ -7,7 +7,10 @@ import { AppConfig } from '../../../config/app-config';
 import { ROOT_LOGGER } from '../../../shared/logging/logging.module';
 import { HttpProbe } from '../../../shared/runtime/http-probe.service';
 import { RuntimeUnavailableError, WorkspaceNotFoundError } from '../../../shared/runtime/runtime.errors';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { MetricsService } from '../../observability/metrics.service';
@@ -141,16 +144,27 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       this.probeFailures.delete(row.id);
       return;
     }
-    log.warn({ problem: diagnosis.problem, state: info.state, health: info.health }, 'workspace is not healthy');
+    log.warn(
+      { problem: diagnosis.problem, state: info.state, health: info.health },
+      'workspace is not healthy',
+    );
     if (diagnosis.oom) {
       const limitMb = Math.round(row.resource_allocation.memoryBytes / 1024 / 1024);
-      if (await this.cleanup.end(row.id, 'error', `out of memory: the workspace used its whole ${limitMb} MB memory limit and was killed by the OOM killer`)) {
+      if (
+        await this.cleanup.end(
+          row.id,
+          'error',
+          `out of memory: the workspace used its whole ${limitMb} MB memory limit and was killed by the OOM killer`,
+        )
+      ) {
         this.metrics.reconcileActions.inc({ action: 'oom' });
       }
       return;
     }
     if (this.restarted.has(row.id)) {
-      if (await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; it had already been restarted once`)) {
+      if (
+        await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; it had already been restarted once`)
+      ) {
         this.metrics.reconcileActions.inc({ action: 'unhealthy' });
       }
       return;
@@ -181,7 +195,11 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     if (answer === null) return null;
     const failures = (this.probeFailures.get(row.id) ?? 0) + 1;
     this.probeFailures.set(row.id, failures);
-    if (info.health === 'unhealthy') return { problem: `the workspace is unhealthy and its dev server does not answer (${answer})`, oom: false };
+    if (info.health === 'unhealthy')
+      return {
+        problem: `the workspace is unhealthy and its dev server does not answer (${answer})`,
+        oom: false,
+      };
     if (failures < PROBE_FAILURES_TO_ACT) return null;
     return { problem: `the dev server does not answer (${answer})`, oom: false };
   }
@@ -193,7 +211,10 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       return null;
     });
     if (!address) return 'it has no network address';
-    const result = await this.probe.get(`http://${address.host}:${address.port}/`, { timeoutMs: PROBE_TIMEOUT_MS, connectTimeoutMs: 2_000 });
+    const result = await this.probe.get(`http://${address.host}:${address.port}/`, {
+      timeoutMs: PROBE_TIMEOUT_MS,
+      connectTimeoutMs: 2_000,
+    });
     return result.status !== null && result.status < 500 ? null : (result.error ?? `HTTP ${result.status}`);
   }
 
@@ -211,10 +232,13 @@ export class HealthMonitorService implements OnApplicationBootstrap {
         if (state.oomKilled) return 'it ran out of memory again';
         if (state.state !== 'running') return `its container is ${state.state} after the restart`;
         if ((await this.probeDevServer(id)) === null) break;
-        if (Date.now() > deadline) return `the dev server did not answer within ${this.config.runtime.startTimeoutMs} ms`;
+        if (Date.now() > deadline)
+          return `the dev server did not answer within ${this.config.runtime.startTimeoutMs} ms`;
         await new Promise((resolve) => setTimeout(resolve, RESTART_POLL_MS));
       }
-      await this.runtime.updateResources(id, { cpuCores: row.resource_allocation.cpuCores }).catch(() => undefined);
+      await this.runtime
+        .updateResources(id, { cpuCores: row.resource_allocation.cpuCores })
+        .catch(() => undefined);
       return null;
     } catch (error) {
       if (error instanceof RuntimeUnavailableError) throw error;
