@@ -72,7 +72,9 @@ describe('configuration', () => {
   });
 
   it('createApp refuses a bad environment before starting anything', async () => {
-    await expect(createApp({ env: { ...valid, PORT_RANGE_START: '80' } })).rejects.toThrow(/PORT_RANGE_START:/);
+    await expect(createApp({ env: { ...valid, PORT_RANGE_START: '80' } })).rejects.toThrow(
+      /PORT_RANGE_START:/,
+    );
   });
 });
 
@@ -129,7 +131,11 @@ describe('the compiled backend (node dist/main.js)', () => {
       expect(docs?.status, output).toBe(200);
       const spec = (await docs!.json()) as { paths: Record<string, unknown> };
       expect(Object.keys(spec.paths)).toEqual(
-        expect.arrayContaining(['/api/v1/auth/register', '/api/v1/workspace/create', '/api/v1/workspace/{id}/status']),
+        expect.arrayContaining([
+          '/api/v1/auth/register',
+          '/api/v1/workspace/create',
+          '/api/v1/workspace/{id}/status',
+        ]),
       );
       const ui = await fetch(`http://127.0.0.1:${port}/api/docs`);
       expect(ui.status).toBe(200);

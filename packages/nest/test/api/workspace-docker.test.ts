@@ -14,7 +14,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
 
   it('registers, logs in and answers me', async () => {
     const email = `Ada.${Date.now()}@Example.com`;
-    const registered = await t.api.request('POST', '/auth/register', { body: { email, password: 'correct horse' } });
+    const registered = await t.api.request('POST', '/auth/register', {
+      body: { email, password: 'correct horse' },
+    });
     expect(registered.status).toBe(201);
     expect(typeof registered.body.accessToken).toBe('string');
 
@@ -47,7 +49,11 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     expect(session.port).toBeGreaterThanOrEqual(8000);
     expect(session.port).toBeLessThanOrEqual(8004);
     expect(session.previewUrl).toBe(`http://127.0.0.1:${session.port}`);
-    expect(session.resourceAllocation).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5 });
+    expect(session.resourceAllocation).toMatchObject({
+      memoryBytes: 512 * 1024 * 1024,
+      cpuShares: 512,
+      cpuCores: 0.5,
+    });
 
     const running = await t.api.waitForSettled(user.token, session.id);
     console.log(`[measure] docker create → running: ${Date.now() - startedAt} ms`);
@@ -71,9 +77,13 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
 
     const tree = await t.api.request('GET', `/workspace/${session.id}/files`, { token: user.token });
     expect(tree.status).toBe(200);
-    expect(tree.body.entries).toContainEqual(expect.objectContaining({ path: 'src/pages/index.astro', type: 'file' }));
+    expect(tree.body.entries).toContainEqual(
+      expect.objectContaining({ path: 'src/pages/index.astro', type: 'file' }),
+    );
 
-    const original = await t.api.request('GET', `/workspace/${session.id}/files/src/pages/index.astro`, { token: user.token });
+    const original = await t.api.request('GET', `/workspace/${session.id}/files/src/pages/index.astro`, {
+      token: user.token,
+    });
     expect(original.status).toBe(200);
     expect(original.body.content).toContain(LANDING_TEXT);
 
@@ -90,7 +100,10 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
       size: Buffer.byteLength(edited),
       version: { id: expect.any(String), number: 2 },
     });
-    const changed = await eventually(async () => (await fetchPreview(running.previewUrl)).text.includes(marker), 20_000);
+    const changed = await eventually(
+      async () => (await fetchPreview(running.previewUrl)).text.includes(marker),
+      20_000,
+    );
     expect(changed).toBe(true);
 
     const deleted = await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token });
@@ -107,7 +120,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     expect(active).toHaveLength(0);
 
     // Idempotent.
-    expect((await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token })).status).toBe(
+      204,
+    );
     expect(await leftoversOf([session.id])).toEqual({ containers: [], volumes: [] });
   });
 
@@ -118,7 +133,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     const running = await t.api.waitForSettled(user.token, created.body.id);
     expect(running.status).toBe('running');
 
-    const restarted = await t.api.request('POST', `/workspace/${created.body.id}/restart`, { token: user.token });
+    const restarted = await t.api.request('POST', `/workspace/${created.body.id}/restart`, {
+      token: user.token,
+    });
     expect(restarted.status).toBe(202);
     expect(restarted.body.status).toBe('creating');
     const again = await t.api.waitForSettled(user.token, created.body.id);
@@ -128,7 +145,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     const list = await t.api.request('GET', '/workspace', { token: user.token });
     expect(list.body.map((s: { id: string }) => s.id)).toEqual([created.body.id]);
 
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
     expect(await leftoversOf([created.body.id])).toEqual({ containers: [], volumes: [] });
   });
 
@@ -137,7 +156,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     const created = await t.api.request('POST', '/workspace/create', { token: user.token });
     t.sessionIds.add(created.body.id);
     await new Promise((r) => setTimeout(r, 300));
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
     // The start job notices it lost the session and removes what it had created.
     const clean = await eventually(async () => {
       const left = await leftoversOf([created.body.id]);

@@ -81,11 +81,15 @@ describe('port allocation', () => {
     const bRows = await db.query(`SELECT 1 FROM workspace_sessions WHERE user_id = $1`, [second.userId]);
     expect(bRows).toEqual([]);
 
-    expect((await t.api.request('DELETE', `/workspace/${a.body.id}`, { token: first.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${a.body.id}`, { token: first.token })).status).toBe(
+      204,
+    );
     const c = await t.api.request('POST', '/workspace/create', { token: second.token });
     expect(c.status).toBe(201);
     expect(c.body.port).toBe(8016);
-    expect((await t.api.request('DELETE', `/workspace/${c.body.id}`, { token: second.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${c.body.id}`, { token: second.token })).status).toBe(
+      204,
+    );
   });
 });
 
@@ -118,14 +122,19 @@ describe.skipIf(!dockerReady)('an image that cannot be pulled', () => {
     expect(settled.buildStep).toBe('error');
     expect(settled.errorMessage).toMatch(/builder-missing-image/);
     expect(settled.port).toBeNull();
-    const active = await db.query(`SELECT 1 FROM workspace_sessions WHERE id = $1 AND status IN ('creating', 'running')`, [
-      created.body.id,
-    ]);
+    const active = await db.query(
+      `SELECT 1 FROM workspace_sessions WHERE id = $1 AND status IN ('creating', 'running')`,
+      [created.body.id],
+    );
     expect(active).toEqual([]);
     expect(await leftoversOf(sessionIds)).toEqual({ containers: [], volumes: [] });
 
     // An ended session does not count against the quota and can be deleted (idempotent).
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
   });
 });

@@ -33,7 +33,9 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
 
   it('create → running → preview serves the page → a file PUT changes it → delete removes everything', async () => {
     const user = await t.api.newUser('local');
-    const wrongLogin = await t.api.request('POST', '/auth/login', { body: { email: user.email, password: 'nope nope' } });
+    const wrongLogin = await t.api.request('POST', '/auth/login', {
+      body: { email: user.email, password: 'nope nope' },
+    });
     expect(wrongLogin.status).toBe(401);
 
     const startedAt = Date.now();
@@ -53,16 +55,22 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     const workspaceDir = join(dataDir, 'workspaces', session.id);
     expect(existsSync(join(workspaceDir, 'src/pages/index.astro'))).toBe(true);
 
-    const original = await t.api.request('GET', `/workspace/${session.id}/files/src/pages/index.astro`, { token: user.token });
+    const original = await t.api.request('GET', `/workspace/${session.id}/files/src/pages/index.astro`, {
+      token: user.token,
+    });
     const marker = `Edited locally ${Date.now()}`;
     const put = await t.api.request('PUT', `/workspace/${session.id}/files/src/pages/index.astro`, {
       token: user.token,
       body: { content: original.body.content.replace(LANDING_TEXT, marker) },
     });
     expect(put.status).toBe(200);
-    expect(await eventually(async () => (await fetchPreview(running.previewUrl)).text.includes(marker), 20_000)).toBe(true);
+    expect(
+      await eventually(async () => (await fetchPreview(running.previewUrl)).text.includes(marker), 20_000),
+    ).toBe(true);
 
-    expect((await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token })).status).toBe(
+      204,
+    );
     const after = await t.api.request('GET', `/workspace/${session.id}/status`, { token: user.token });
     expect(after.body.status).toBe('stopped');
     expect(existsSync(workspaceDir)).toBe(false);
@@ -80,9 +88,13 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     expect(await eventually(async () => !(await portIsBound(running.port)), 10_000)).toBe(true);
 
     t = await startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...PORT_RANGE });
-    const login = await t.api.request('POST', '/auth/login', { body: { email: user.email, password: user.password } });
+    const login = await t.api.request('POST', '/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
     expect(login.status).toBe(200);
-    const status = await t.api.request('GET', `/workspace/${created.body.id}/status`, { token: login.body.accessToken });
+    const status = await t.api.request('GET', `/workspace/${created.body.id}/status`, {
+      token: login.body.accessToken,
+    });
     expect(status.body).toMatchObject({ status: 'stopped', port: null });
   });
 });

@@ -3,9 +3,15 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
+import {
+  DOCKER_SOCKET,
+  TEMPLATE_IMAGE,
+  leftoversOf,
+  removeLeftovers,
+  requireDocker,
+} from '../support/docker';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { ApiClient, eventually, portIsBound } from '../support/test-app';
+import { ApiClient, eventually, portIsBound, TEST_OBJECT_STORE_DIR } from '../support/test-app';
 import { compileBackend } from '../support/compile-backend';
 
 // Ports of this file: 8420-8429.
@@ -39,13 +45,16 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
   }, 180_000);
 
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await removeLeftovers(sessionIds);
     await db?.drop();
     rmSync(outDir, { recursive: true, force: true });
   });
 
-  async function startBackend(extra: Record<string, string>): Promise<{ child: ChildProcess; api: ApiClient; output: () => string }> {
+  async function startBackend(
+    extra: Record<string, string>,
+  ): Promise<{ child: ChildProcess; api: ApiClient; output: () => string }> {
     const port = await freePort();
     const child = spawn(process.execPath, [join(outDir, 'main.js')], {
       env: {
@@ -60,6 +69,7 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
         DOCKER_SOCKET,
         TEMPLATE_IMAGE,
         PREVIEW_HOST: '127.0.0.1',
+        OBJECT_STORE_DIR: TEST_OBJECT_STORE_DIR,
         PORT_RANGE_START: String(PORT_START),
         PORT_RANGE_END: String(PORT_END),
         MAX_SESSIONS_PER_USER: String(CREATES),
@@ -82,7 +92,9 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
     const first = await startBackend({});
     const user = await first.api.newUser('crash');
     const created = await Promise.all(
-      Array.from({ length: CREATES }, () => first.api.request('POST', '/workspace/create', { token: user.token, body: {} })),
+      Array.from({ length: CREATES }, () =>
+        first.api.request('POST', '/workspace/create', { token: user.token, body: {} }),
+      ),
     );
     for (const answer of created) {
       expect(answer.status).toBe(201);
@@ -103,13 +115,17 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
 
     const restartedAt = Date.now();
     const second = await startBackend({ STUCK_CREATING_MS: '2000', RECONCILE_INTERVAL_MS: '2000' });
-    const clean = await eventually(async () => {
-      const [{ count }] = await db.query<{ count: string }>(
-        `SELECT count(*) FROM workspace_sessions WHERE status IN ('creating', 'stopping') OR port IS NOT NULL`,
-      );
-      const left = await leftoversOf(sessionIds);
-      return Number(count) === 0 && left.containers.length === 0 && left.volumes.length === 0;
-    }, 60_000, 500);
+    const clean = await eventually(
+      async () => {
+        const [{ count }] = await db.query<{ count: string }>(
+          `SELECT count(*) FROM workspace_sessions WHERE status IN ('creating', 'stopping') OR port IS NOT NULL`,
+        );
+        const left = await leftoversOf(sessionIds);
+        return Number(count) === 0 && left.containers.length === 0 && left.volumes.length === 0;
+      },
+      60_000,
+      500,
+    );
     console.log(`[measure] restart → clean in ${Date.now() - restartedAt} ms`);
     expect(clean, second.output()).toBe(true);
 
@@ -121,14 +137,17 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
       expect(row.status).toBe('error');
       expect(row.error_message).toMatch(/did not finish starting|backend/);
     }
-    for (let port = PORT_START; port <= PORT_END; port++) expect(await portIsBound(port), `port ${port}`).toBe(false);
+    for (let port = PORT_START; port <= PORT_END; port++)
+      expect(await portIsBound(port), `port ${port}`).toBe(false);
 
     // The restarted backend works: a new session starts on the same database.
     const again = await second.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(again.status).toBe(201);
     sessionIds.add(again.body.id);
     expect((await second.api.waitForSettled(user.token, again.body.id)).status).toBe('running');
-    expect((await second.api.request('DELETE', `/workspace/${again.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await second.api.request('DELETE', `/workspace/${again.body.id}`, { token: user.token })).status,
+    ).toBe(204);
 
     const metrics = await (await fetch(`${second.api.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/builder_reconcile_actions_total\{action="stuck-creating"\} [1-9]/);

@@ -21,11 +21,20 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
   });
 
   /** The row as stored, read without touching the session (the API's status call counts as activity). */
-  async function row(id: string): Promise<{ status: string; port: number | null; error_message: string | null; container_id: string | null }> {
-    const [found] = await t.db.query<{ status: string; port: number | null; error_message: string | null; container_id: string | null }>(
-      'SELECT status, port, error_message, container_id FROM workspace_sessions WHERE id = $1',
-      [id],
-    );
+  async function row(
+    id: string,
+  ): Promise<{
+    status: string;
+    port: number | null;
+    error_message: string | null;
+    container_id: string | null;
+  }> {
+    const [found] = await t.db.query<{
+      status: string;
+      port: number | null;
+      error_message: string | null;
+      container_id: string | null;
+    }>('SELECT status, port, error_message, container_id FROM workspace_sessions WHERE id = $1', [id]);
     return found;
   }
 
@@ -63,7 +72,13 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
       'SELECT last_activity_at FROM workspace_sessions WHERE id = $1',
       [idle.id],
     );
-    expect(await eventually(async () => (await row(idle.id)).status === 'stopped', (IDLE_SECONDS + 20) * 1000, 500)).toBe(true);
+    expect(
+      await eventually(
+        async () => (await row(idle.id)).status === 'stopped',
+        (IDLE_SECONDS + 20) * 1000,
+        500,
+      ),
+    ).toBe(true);
     console.log(
       `[measure] idle session stopped ${Date.now() - lastActivity.getTime()} ms after its last activity (idle timeout ${IDLE_SECONDS} s)`,
     );
@@ -81,10 +96,14 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
     expect(pages.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
 
     // ...until its lifetime ends.
-    expect(await eventually(async () => (await row(busy.id)).status === 'stopped', TTL_SECONDS * 1000, 500)).toBe(true);
+    expect(
+      await eventually(async () => (await row(busy.id)).status === 'stopped', TTL_SECONDS * 1000, 500),
+    ).toBe(true);
     traffic = false;
     await loop;
-    console.log(`[measure] busy session expired ${Date.now() - busyCreatedAt} ms after creation (TTL ${TTL_SECONDS} s)`);
+    console.log(
+      `[measure] busy session expired ${Date.now() - busyCreatedAt} ms after creation (TTL ${TTL_SECONDS} s)`,
+    );
     const busyEnded = await t.api.request('GET', `/workspace/${busy.id}/status`, { token: busyUser.token });
     expect(busyEnded.body).toMatchObject({ status: 'stopped', port: null, previewUrl: null });
     expect(busyEnded.body.errorMessage).toMatch(/^expired: /);

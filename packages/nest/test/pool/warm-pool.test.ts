@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WarmPoolService } from '../../src/modules/workspace/pool/warm-pool.service';
 import { POOL_USER_ID } from '../../src/modules/workspace/pool/warm-pool.constants';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, containerExists, docker, removeLeftovers, requireDocker } from '../support/docker';
+import {
+  DOCKER_SOCKET,
+  TEMPLATE_IMAGE,
+  containerExists,
+  docker,
+  removeLeftovers,
+  requireDocker,
+} from '../support/docker';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
 
@@ -32,7 +39,8 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     MAX_SESSIONS_PER_USER: '3',
     ...PORT_RANGE,
   });
-  const allSessions = () => db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions`);
+  const allSessions = () =>
+    db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions`);
   const poolFull = async (pool: WarmPoolService, size: number) => (await pool.size()).running === size;
 
   beforeAll(async () => {
@@ -55,8 +63,12 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     expect(created.body.status).toBe('creating');
     const running = await t.api.waitForSettled(user.token, created.body.id);
     expect(running.status).toBe('running');
-    expect(await db.query(`SELECT 1 FROM workspace_sessions WHERE user_id = $1`, [POOL_USER_ID])).toHaveLength(0);
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      await db.query(`SELECT 1 FROM workspace_sessions WHERE user_id = $1`, [POOL_USER_ID]),
+    ).toHaveLength(0);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
 
     // A pooled row left by a crash whose container is gone: the next start-up must end it.
     await db.query(
@@ -96,16 +108,23 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     const html = await page.text();
     expect(html).toContain(LANDING_TEXT);
     expect(html).toContain('</html>');
-    console.info(`[warm-pool] create answered in ${answeredMs} ms; page served ${Date.now() - startedAt} ms after the request`);
+    console.info(
+      `[warm-pool] create answered in ${answeredMs} ms; page served ${Date.now() - startedAt} ms after the request`,
+    );
 
     // The user's limits hold: CPU quota and weight of the configuration, not the pool's.
-    const [row] = await db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions WHERE id = $1`, [
-      created.body.id,
-    ]);
+    const [row] = await db.query<SessionRow>(
+      `SELECT id, user_id, status, container_id FROM workspace_sessions WHERE id = $1`,
+      [created.body.id],
+    );
     expect(row.user_id).toBe(user.userId);
     const limitsApplied = async () => {
       const info = await docker.getContainer(row.container_id!).inspect();
-      return info.HostConfig.CpuQuota === 500_000 && info.HostConfig.CpuPeriod === 1_000_000 && info.HostConfig.CpuShares === 512;
+      return (
+        info.HostConfig.CpuQuota === 500_000 &&
+        info.HostConfig.CpuPeriod === 1_000_000 &&
+        info.HostConfig.CpuShares === 512
+      );
     };
     expect(await eventually(limitsApplied, 10_000, 100)).toBe(true);
 
@@ -122,7 +141,9 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
   it('concurrent creates never share a workspace (the pool serves two, the third starts cold)', async () => {
     const api = t!.api;
     const users = await Promise.all([1, 2, 3].map(() => api.newUser('race')));
-    const created = await Promise.all(users.map((u) => api.request('POST', '/workspace/create', { token: u.token, body: {} })));
+    const created = await Promise.all(
+      users.map((u) => api.request('POST', '/workspace/create', { token: u.token, body: {} })),
+    );
     for (const c of created) {
       expect(c.status).toBe(201);
       sessionIds.add(c.body.id);
@@ -168,7 +189,9 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     });
     expect(put.status).toBe(200);
     // A ends the session; B claims next (the other pooled workspace, or the refill of A's).
-    expect((await api.request('DELETE', `/workspace/${createdA.body.id}`, { token: a.token })).status).toBe(204);
+    expect((await api.request('DELETE', `/workspace/${createdA.body.id}`, { token: a.token })).status).toBe(
+      204,
+    );
 
     const createdB = await api.request('POST', '/workspace/create', { token: b.token, body: {} });
     expect(createdB.body.status).toBe('running');
@@ -176,11 +199,16 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     expect(createdB.body.id).not.toBe(createdA.body.id);
     const filesB = await api.request('GET', `/workspace/${createdB.body.id}/files`, { token: b.token });
     const paths = (entries: Array<{ path: string; type: string }>) =>
-      entries.filter((e) => e.type === 'file').map((e) => e.path).sort();
+      entries
+        .filter((e) => e.type === 'file')
+        .map((e) => e.path)
+        .sort();
     expect(paths(filesB.body.entries)).not.toContain('src/secret-of-a.txt');
     expect(paths(filesB.body.entries)).toEqual(paths(filesA.body.entries));
     // A's session is not B's: B cannot see it.
-    expect((await api.request('GET', `/workspace/${createdA.body.id}/status`, { token: b.token })).status).toBe(404);
+    expect(
+      (await api.request('GET', `/workspace/${createdA.body.id}/status`, { token: b.token })).status,
+    ).toBe(404);
     await api.request('DELETE', `/workspace/${createdB.body.id}`, { token: b.token });
   });
 

@@ -81,7 +81,11 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     dataDir = await mkdtemp(join(tmpdir(), 'docker-runtime-test-'));
     // A network of this run only: the backend's own network is never touched by tests.
     // Docker's own health check is off by default; on here, to prove it works when configured.
-    options = testOptions({ dataDir, networkName: `builder-workspaces-${runId}`, healthcheckIntervalMs: 2_000 });
+    options = testOptions({
+      dataDir,
+      networkName: `builder-workspaces-${runId}`,
+      healthcheckIntervalMs: 2_000,
+    });
     service = new DockerService(options);
     runtime = new DockerRuntime(options, service);
     expect(await runtime.ensureImage(TEMPLATE_IMAGE)).toBe('present');
@@ -171,7 +175,10 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     expect(info.HostConfig.MemorySwap).toBe(512 * MIB);
     expect(info.HostConfig.CpuShares).toBe(512);
     expect(info.HostConfig.Init).toBe(true);
-    expect(info.Config.Healthcheck).toMatchObject({ Interval: options.healthcheckIntervalMs * 1_000_000, Retries: 3 });
+    expect(info.Config.Healthcheck).toMatchObject({
+      Interval: options.healthcheckIntervalMs * 1_000_000,
+      Retries: 3,
+    });
     expect(info.Config.Cmd).toEqual([
       'node',
       '--optimize-for-size',
@@ -256,7 +263,9 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     writeFileSync(join(canaryDir, 'canary.txt'), 'untouched');
     try {
       expect((await runtime.exec(id, ['ln', '-s', canaryDir, '/app/src/out'])).exitCode).toBe(0);
-      expect((await runtime.exec(id, ['ln', '-s', join(canaryDir, 'canary.txt'), '/app/src/link.css'])).exitCode).toBe(0);
+      expect(
+        (await runtime.exec(id, ['ln', '-s', join(canaryDir, 'canary.txt'), '/app/src/link.css'])).exitCode,
+      ).toBe(0);
       const viaDir = await fileError(runtime.writeFile(id, 'src/out/canary.txt', Buffer.from('owned')));
       expect(['outside', 'not-a-file', 'not-found']).toContain(viaDir);
       const viaLink = await fileError(runtime.writeFile(id, 'src/link.css', Buffer.from('owned')));
@@ -270,7 +279,8 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
 
   it('writes new files through the engine and existing ones on the fast path, owned by the workspace user', async () => {
     await runtime.writeFile(id, 'src/components/Fresh.astro', Buffer.from('<p>fresh</p>\n'));
-    const inode = async () => (await runtime.exec(id, ['stat', '-c', '%i', '/app/src/components/Fresh.astro'])).stdout.trim();
+    const inode = async () =>
+      (await runtime.exec(id, ['stat', '-c', '%i', '/app/src/components/Fresh.astro'])).stdout.trim();
     const before = await inode();
     await runtime.writeFile(id, 'src/components/Fresh.astro', Buffer.from('<p>edited</p>\n'));
     // The archive API replaces a file (a new inode); the fast path rewrites it in place.

@@ -34,7 +34,11 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
     const headers: Record<string, string> = { ...probe.headers };
     if (probe.token) headers.authorization = `Bearer ${probe.token}`;
     if (probe.body !== undefined) headers['content-type'] ??= 'application/json';
-    const response = await fetch(`${t.baseUrl}${probe.path}`, { method: probe.method, headers, body: probe.body });
+    const response = await fetch(`${t.baseUrl}${probe.path}`, {
+      method: probe.method,
+      headers,
+      body: probe.body,
+    });
     const text = await response.text();
     let body: unknown = undefined;
     try {
@@ -51,7 +55,10 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       const answer = await send(probe);
       const label = `${probe.method} ${probe.path.slice(0, 120)} (${(probe.body ?? '').slice(0, 40)})`;
       if (answer.status >= 500) failures.push(`${label}: ${answer.status} ${answer.text.slice(0, 200)}`);
-      if (answer.status >= 400 && (typeof answer.body?.message !== 'string' || answer.body.message.length === 0)) {
+      if (
+        answer.status >= 400 &&
+        (typeof answer.body?.message !== 'string' || answer.body.message.length === 0)
+      ) {
         failures.push(`${label}: ${answer.status} without a message: ${answer.text.slice(0, 200)}`);
       }
     }
@@ -74,7 +81,11 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
 
   it('malformed JSON', async () => {
     const bodies = ['{', '{"email":', 'not json', '[1,2', '{"a":1}}', '\u0000', '"\\ud800"'];
-    await sweep(routes().filter((r) => r.body).flatMap((r) => bodies.map((body) => ({ ...r, token, body }))));
+    await sweep(
+      routes()
+        .filter((r) => r.body)
+        .flatMap((r) => bodies.map((body) => ({ ...r, token, body }))),
+    );
   });
 
   it('wrong types and unknown fields', async () => {
@@ -93,13 +104,26 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       '"string"',
       '12',
     ];
-    await sweep(routes().filter((r) => r.body).flatMap((r) => bodies.map((body) => ({ ...r, token, body }))));
+    await sweep(
+      routes()
+        .filter((r) => r.body)
+        .flatMap((r) => bodies.map((body) => ({ ...r, token, body }))),
+    );
   });
 
   it('huge bodies', async () => {
     const huge = JSON.stringify({ content: 'x'.repeat(3 * 1024 * 1024), email: 'a@b.c', password: 'x' });
-    await sweep(routes().filter((r) => r.body).map((r) => ({ ...r, token, body: huge })));
-    const tooLarge = await send({ method: 'PUT', path: `/api/v1/workspace/${id()}/files/a.txt`, token, body: huge });
+    await sweep(
+      routes()
+        .filter((r) => r.body)
+        .map((r) => ({ ...r, token, body: huge })),
+    );
+    const tooLarge = await send({
+      method: 'PUT',
+      path: `/api/v1/workspace/${id()}/files/a.txt`,
+      token,
+      body: huge,
+    });
     expect(tooLarge.status).toBe(413);
   });
 
@@ -143,9 +167,16 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       ours.sign({ sub: '00000000-0000-4000-8000-000000000000', email: 'ghost@y.z' }),
       'ü'.repeat(50),
     ];
-    const authenticated = routes().filter((r) => !r.path.includes('/auth/register') && !r.path.includes('/auth/login'));
+    const authenticated = routes().filter(
+      (r) => !r.path.includes('/auth/register') && !r.path.includes('/auth/login'),
+    );
     const probes: Probe[] = authenticated.flatMap((r) =>
-      tokens.map((bad) => ({ method: r.method, path: r.path, token: bad, body: r.body ? '{"content":"x"}' : undefined })),
+      tokens.map((bad) => ({
+        method: r.method,
+        path: r.path,
+        token: bad,
+        body: r.body ? '{"content":"x"}' : undefined,
+      })),
     );
     await sweep(probes);
     // Every one of them is refused.
@@ -159,7 +190,11 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
     await sweep([
       { method: 'GET', path: '/api/v1/workspace', headers: { authorization: 'Basic Zm9vOmJhcg==' } },
       { method: 'GET', path: '/api/v1/workspace', headers: { authorization: 'Bearer' } },
-      { method: 'GET', path: '/api/v1/workspace', headers: { authorization: `Bearer ${'x'.repeat(10_000)}` } },
+      {
+        method: 'GET',
+        path: '/api/v1/workspace',
+        headers: { authorization: `Bearer ${'x'.repeat(10_000)}` },
+      },
     ]);
   });
 
@@ -170,8 +205,19 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       { method: 'GET', path: '/api/v1/nope', token },
       { method: 'POST', path: '/health', token },
       { method: 'GET', path: '/api/v1/workspace/create', token },
-      { method: 'POST', path: '/api/v1/workspace/create', token, body: '{}', headers: { 'content-type': 'text/plain' } },
-      { method: 'POST', path: '/api/v1/auth/login', body: 'email=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      {
+        method: 'POST',
+        path: '/api/v1/workspace/create',
+        token,
+        body: '{}',
+        headers: { 'content-type': 'text/plain' },
+      },
+      {
+        method: 'POST',
+        path: '/api/v1/auth/login',
+        body: 'email=a&password=b',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
     ]);
     // The session is unharmed by all of it (the sweep's well-authenticated restart calls may have
     // restarted it, which is no harm).

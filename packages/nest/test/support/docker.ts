@@ -36,7 +36,9 @@ export function requireDocker(suite: string): boolean {
 }
 
 /** Containers and volumes carrying the session-id label of one of `sessionIds`. */
-export async function leftoversOf(sessionIds: Iterable<string>): Promise<{ containers: string[]; volumes: string[] }> {
+export async function leftoversOf(
+  sessionIds: Iterable<string>,
+): Promise<{ containers: string[]; volumes: string[] }> {
   const ids = new Set(sessionIds);
   const containers = (await docker.listContainers({ all: true, filters: { label: [SESSION_LABEL] } }))
     .filter((c) => ids.has(c.Labels[SESSION_LABEL]))
@@ -50,8 +52,16 @@ export async function leftoversOf(sessionIds: Iterable<string>): Promise<{ conta
 /** Force-removes whatever the given sessions left behind (afterAll safety net). */
 export async function removeLeftovers(sessionIds: Iterable<string>): Promise<void> {
   const { containers, volumes } = await leftoversOf(sessionIds);
-  for (const id of containers) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
-  for (const name of volumes) await docker.getVolume(name).remove({ force: true }).catch(() => undefined);
+  for (const id of containers)
+    await docker
+      .getContainer(id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  for (const name of volumes)
+    await docker
+      .getVolume(name)
+      .remove({ force: true })
+      .catch(() => undefined);
 }
 
 export async function containerExists(id: string): Promise<boolean> {

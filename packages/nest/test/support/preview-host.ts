@@ -12,11 +12,20 @@ export function previewGet(
   const url = new URL(previewUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: Number(url.port), path, method: 'GET', headers: { host: url.host, ...headers }, agent: false },
+      {
+        host: '127.0.0.1',
+        port: Number(url.port),
+        path,
+        method: 'GET',
+        headers: { host: url.host, ...headers },
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );

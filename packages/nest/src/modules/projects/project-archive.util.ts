@@ -91,7 +91,7 @@ async function* zipChunks(root: string, entries: ArchiveEntry[], mtime: Date): A
     header.writeUInt32LE(data.length, 20);
     header.writeUInt32LE(content.length, 24);
     header.writeUInt16LE(name.length, 28);
-    header.writeUInt32LE(((0o100644 << 16) >>> 0) & 0xffffffff, 38); // regular file, rw-r--r--
+    header.writeUInt32LE((0o100644 << 16) >>> 0, 38); // regular file, rw-r--r--
     header.writeUInt32LE(offset, 42);
     central.push(header, name);
 

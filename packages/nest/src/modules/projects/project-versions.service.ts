@@ -152,10 +152,11 @@ export class ProjectVersionsService {
         const path = next.changedPaths[0];
         const entry = next.manifest.get(path)!;
         const [row]: VersionRow[] = await manager.query(
+          // A SELECT at the top, so the driver answers rows (an UPDATE at the top answers [rows, count]).
           `WITH f AS (UPDATE project_version_files SET blob_hash = $3, size = $4 WHERE version_id = $1 AND path = $2),
-                p AS (UPDATE projects SET updated_at = now() WHERE id = $6)
-           UPDATE project_versions SET total_size = $5, updated_at = now() WHERE id = $1
-           RETURNING ${VERSION_COLUMNS}`,
+                p AS (UPDATE projects SET updated_at = now() WHERE id = $6),
+                v AS (UPDATE project_versions SET total_size = $5, updated_at = now() WHERE id = $1 RETURNING ${VERSION_COLUMNS})
+           SELECT * FROM v`,
           [head.version.id, path, entry.hash, entry.size, totalSize(next.manifest), request.projectId],
         );
         return { version: toVersion(row), outcome: 'amended', sessionsUpdated, bytesStored };

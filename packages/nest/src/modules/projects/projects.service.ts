@@ -108,7 +108,7 @@ export class ProjectsService {
 
   async rename(userId: string, projectId: string, name: string): Promise<Project> {
     const rows: unknown[] = await this.db.query(
-      `UPDATE projects SET name = $3, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING id`,
+      `WITH u AS (UPDATE projects SET name = $3, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING id) SELECT id FROM u`,
       [projectId, userId, name.trim()],
     );
     if (rows.length === 0) throw new ProjectNotFoundError(projectId);

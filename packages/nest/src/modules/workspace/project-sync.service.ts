@@ -91,7 +91,10 @@ export class ProjectSyncService implements ProjectWorkspaces, OnModuleInit {
       if (changes.writes.length + changes.deletes.length > 0)
         await this.runtime.applyChanges(workspaceId, changes);
       const marked: unknown[] = await manager.query(
-        `UPDATE workspace_sessions SET layout_version_id = $2 WHERE id = $1 AND project_id = $3 AND status = ANY($4::workspace_status[]) RETURNING id`,
+        `WITH u AS (
+           UPDATE workspace_sessions SET layout_version_id = $2
+            WHERE id = $1 AND project_id = $3 AND status = ANY($4::workspace_status[]) RETURNING id
+         ) SELECT id FROM u`,
         [sessionId, head.version.id, projectId, ACTIVE_WORKSPACE_STATUSES],
       );
       if (marked.length === 0)

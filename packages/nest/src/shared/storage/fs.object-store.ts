@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -70,12 +69,11 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async getStream(key: string): Promise<Readable> {
-    const path = this.path(key);
     // Opened before it is handed out, so a missing object is an error here, not in the stream.
-    const handle = await open(path, 'r').catch((error: unknown) => {
+    const handle = await open(this.path(key), 'r').catch((error: unknown) => {
       throw this.missing(error, key);
     });
-    return createReadStream(path, { fd: handle.fd, autoClose: true });
+    return handle.createReadStream({ autoClose: true });
   }
 
   async has(key: string): Promise<boolean> {
