@@ -21,9 +21,7 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
   });
 
   /** The row as stored, read without touching the session (the API's status call counts as activity). */
-  async function row(
-    id: string,
-  ): Promise<{
+  async function row(id: string): Promise<{
     status: string;
     port: number | null;
     error_message: string | null;
