@@ -193,7 +193,8 @@ describe.skipIf(!dockerReady)('projects and versions (Docker, PostgreSQL, file-s
     const page = await browser!.newPage();
     try {
       await page.goto(session.previewUrl);
-      await page.waitForFunction(() => document.body.innerText.includes('Headline of version 4'), undefined, {
+      // Conditions evaluated in the page, as strings: this file compiles without the DOM's types.
+      await page.waitForFunction(`document.body.innerText.includes('Headline of version 4')`, undefined, {
         timeout: 30_000,
       });
       const restored = await t.api.request(
@@ -209,7 +210,7 @@ describe.skipIf(!dockerReady)('projects and versions (Docker, PostgreSQL, file-s
       });
       expect(restored.body.sessionsUpdated).toEqual([session.id]);
       // No reload by the test: the dev server's own HMR reloads the page.
-      await page.waitForFunction((text) => document.body.innerText.includes(text), TEMPLATE_TEXT, {
+      await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(TEMPLATE_TEXT)})`, undefined, {
         timeout: 30_000,
       });
     } finally {
