@@ -54,48 +54,56 @@ describe.skipIf(!dockerReady)('sessions of existing projects from the warm pool'
     return project.body.id;
   }
 
-  it("answers running at once, and the first page already shows the project's content, never the template's", async () => {
-    const user = await t.api.newUser('pooled');
-    const marker = `Pooled project content ${Date.now()}`;
-    const projectId = await projectWithEdit(user, marker);
-    expect(await poolReady()).toBe(true);
+  it(
+    "answers running at once, and the first page already shows the project's content, never the template's",
+    { timeout: 300_000 },
+    async () => {
+      const user = await t.api.newUser('pooled');
+      const marker = `Pooled project content ${Date.now()}`;
+      const projectId = await projectWithEdit(user, marker);
+      expect(await poolReady()).toBe(true);
 
-    const created = await t.api.request('POST', '/workspace/create', {
-      token: user.token,
-      body: { projectId },
-    });
-    expect(created.status).toBe(201);
-    t.sessionIds.add(created.body.id);
-    // From the pool: running in the create's own answer.
-    expect(created.body).toMatchObject({ status: 'running', projectId, buildStep: 'ready' });
-    // The pooled dev server had built the template's page; the very first request gets the project's.
-    const page = await fetchPreview(created.body.previewUrl);
-    expect(page.status).toBe(200);
-    expect(page.text).toContain(marker);
-    expect(page.text).not.toContain(TEMPLATE_TEXT);
-    await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token });
-  });
+      const created = await t.api.request('POST', '/workspace/create', {
+        token: user.token,
+        body: { projectId },
+      });
+      expect(created.status).toBe(201);
+      t.sessionIds.add(created.body.id);
+      // From the pool: running in the create's own answer.
+      expect(created.body).toMatchObject({ status: 'running', projectId, buildStep: 'ready' });
+      // The pooled dev server had built the template's page; the very first request gets the project's.
+      const page = await fetchPreview(created.body.previewUrl);
+      expect(page.status).toBe(200);
+      expect(page.text).toContain(marker);
+      expect(page.text).not.toContain(TEMPLATE_TEXT);
+      await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token });
+    },
+  );
 
-  it('a project whose dev-server configuration differs from the template starts cold instead', async () => {
-    const user = await t.api.newUser('config');
-    const marker = `config change ${Date.now()}`;
-    const projectId = await projectWithEdit(user, marker, 'tailwind.config.mjs');
-    expect(await poolReady()).toBe(true);
-    const created = await t.api.request('POST', '/workspace/create', {
-      token: user.token,
-      body: { projectId },
-    });
-    expect(created.status).toBe(201);
-    t.sessionIds.add(created.body.id);
-    expect(created.body.status).toBe('creating');
-    const running = await t.api.waitForSettled(user.token, created.body.id);
-    expect(running.status).toBe('running');
-    const config = await t.api.request('GET', `/workspace/${created.body.id}/files/tailwind.config.mjs`, {
-      token: user.token,
-    });
-    expect(config.body.content).toContain(marker);
-    // The pooled workspace was not used: still there for the next create.
-    expect((await t.app.get(WarmPoolService).size()).running).toBe(1);
-    await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token });
-  });
+  it(
+    'a project whose dev-server configuration differs from the template starts cold instead',
+    { timeout: 300_000 },
+    async () => {
+      const user = await t.api.newUser('config');
+      const marker = `config change ${Date.now()}`;
+      const projectId = await projectWithEdit(user, marker, 'tailwind.config.mjs');
+      expect(await poolReady()).toBe(true);
+      const created = await t.api.request('POST', '/workspace/create', {
+        token: user.token,
+        body: { projectId },
+      });
+      expect(created.status).toBe(201);
+      t.sessionIds.add(created.body.id);
+      expect(created.body.status).toBe('creating');
+      const running = await t.api.waitForSettled(user.token, created.body.id);
+      expect(running.status).toBe('running');
+      const config = await t.api.request('GET', `/workspace/${created.body.id}/files/tailwind.config.mjs`, {
+        token: user.token,
+      });
+      expect(config.body.content).toContain(marker);
+      // The pooled workspace was not used: still there for the next create.
+      expect((await t.app.get(WarmPoolService).size()).running).toBe(1);
+      await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token });
+    },
+  );
 });

@@ -210,9 +210,13 @@ describe.skipIf(!dockerReady)('projects and versions (Docker, PostgreSQL, file-s
       });
       expect(restored.body.sessionsUpdated).toEqual([session.id]);
       // No reload by the test: the dev server's own HMR reloads the page.
-      await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(TEMPLATE_TEXT)})`, undefined, {
-        timeout: 30_000,
-      });
+      await page.waitForFunction(
+        `document.body.innerText.includes(${JSON.stringify(TEMPLATE_TEXT)})`,
+        undefined,
+        {
+          timeout: 30_000,
+        },
+      );
     } finally {
       await page.close();
     }

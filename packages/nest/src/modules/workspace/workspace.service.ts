@@ -11,6 +11,7 @@ import { ServiceUnavailableError } from '../../shared/errors/service-unavailable
 import { WorkspaceConflictError } from '../../shared/errors/workspace-conflict.error';
 import { ROOT_LOGGER } from '../../shared/logging/logging.module';
 import { DEFAULT_CONTAINER_PORT } from '../../shared/runtime/dev-server.constants';
+import { HttpProbe } from '../../shared/runtime/http-probe.service';
 import { PortUnavailableError, RuntimeUnavailableError } from '../../shared/runtime/runtime.errors';
 import {
   WORKSPACE_LABELS,
@@ -25,7 +26,7 @@ import type { CreateWorkspaceDto } from './dto/create-workspace.dto';
 import type { WorkspaceSessionDto } from './dto/workspace-session.dto';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
 import { POOL_CPU_SHARES, POOL_USER_ID } from './pool/warm-pool.constants';
-import { withHmrConfirmation } from './hmr/hmr-watch';
+import { layOutInRunningDevServer } from './pool/pooled-layout';
 import { PortAllocator } from './port-allocator.service';
 import { ProjectSyncService } from './project-sync.service';
 import { START_QUEUE, type StartQueue } from './start-queue';
@@ -46,11 +47,11 @@ const PORT_RETRIES = 2;
 /** How long shutdown waits for in-flight starts to notice and clean up. */
 const SHUTDOWN_SETTLE_MS = 15_000;
 /**
- * How long a pooled dev server gets to report that it saw a project's files replace the
+ * How long a pooled dev server's page may take to show a project's files that replaced the
  * template's, before the session is handed over anyway (the files are in place; only a page the
- * dev server had already built could still be served stale).
+ * dev server had already built could still be served stale, for the few ms its watcher takes).
  */
-const POOL_LAYOUT_CONFIRM_MS = 2_000;
+const POOL_LAYOUT_CONFIRM_MS = 1_500;
 
 /**
  * Lifecycle of preview sessions: create (quota, port, row; then a queued start that runs the
@@ -81,6 +82,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     private readonly ports: PortAllocator,
     private readonly events: WorkspaceEventsService,
     private readonly template: TemplateService,
+    private readonly probe: HttpProbe,
     private readonly projects: ProjectsService,
     private readonly sync: ProjectSyncService,
     @Inject(START_QUEUE) private readonly queue: StartQueue,
@@ -233,17 +235,18 @@ export class WorkspaceService implements BeforeApplicationShutdown {
       const info = await this.runtime.inspect(containerId);
       if (info.state !== 'running') throw new Error(`pooled workspace is ${info.state}`);
       // The project's files replace the template's before `running` is answered, and the dev
-      // server is heard to pick them up, so the first page shows the project.
-      const { confirmed, result } = await withHmrConfirmation(
+      // server's page is seen to change with them, so the first page shows the project.
+      const { confirmed, result } = await layOutInRunningDevServer(
+        this.probe,
         await this.runtime.address(containerId),
         () => this.sync.attach(claimedId, projectId, templateName, containerId),
-        (attached) => attached.changedPaths.length > 0,
+        (attached) => attached.changedPaths,
         POOL_LAYOUT_CONFIRM_MS,
       );
-      if (!confirmed && result.changedPaths.length > 0) {
+      if (!confirmed) {
         log.warn(
-          { changed: result.changedPaths.length },
-          'the pooled dev server did not report the project files; handing it over anyway',
+          { changed: result.changedPaths },
+          'the pooled page did not change with the project files; handing it over anyway',
         );
       }
     } catch (error) {
