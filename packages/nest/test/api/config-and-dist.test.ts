@@ -147,6 +147,21 @@ describe('the compiled backend (node dist/main.js)', () => {
       });
       expect(registered.status).toBe(201);
       expect(registered.headers.get('access-control-allow-origin')).toBe('http://localhost:3001');
+      // The web app renames projects (PATCH) and names downloaded exports from Content-Disposition.
+      expect(registered.headers.get('access-control-expose-headers')).toMatch(/content-disposition/i);
+      const preflight = await fetch(
+        `http://127.0.0.1:${port}/api/v1/projects/00000000-0000-0000-0000-000000000000`,
+        {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'http://localhost:3001',
+            'access-control-request-method': 'PATCH',
+            'access-control-request-headers': 'authorization,content-type',
+          },
+        },
+      );
+      expect(preflight.status).toBeLessThan(300);
+      expect(preflight.headers.get('access-control-allow-methods')).toMatch(/\bPATCH\b/);
       expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(true);
       expect(output).toMatch(/"msg":"API listening"/);
     } finally {
