@@ -8,7 +8,7 @@ import { projectsApi } from '@/lib/projects/projects.api';
 
 type Load<T> = { kind: 'loading' } | { kind: 'ready'; value: T } | { kind: 'failed'; message: string };
 
-// The file a person most likely wants to see when the version changed none (the template).
+// The file a person most likely wants to see when the version marks none changed (the template).
 const PREFERRED_FILE = 'src/pages/index.astro';
 
 /** A version's files, read-only: pick one, read it as it was in that version. */
@@ -16,8 +16,10 @@ export function VersionFileViewer({ projectId, version }: { projectId: string; v
   const [files, setFiles] = useState<Load<string[]>>({ kind: 'loading' });
   const [selected, setSelected] = useState<string | null>(null);
   const [file, setFile] = useState<Load<VersionFileContent> | null>(null);
-  // A list read anew from every History refresh: compared by what it holds.
-  const changedKey = version.changedPaths.join('\n');
+  // The template's version "changes" every file: none is worth marking. Compared by what it
+  // holds, since History reads the list anew on every refresh.
+  const changedKey = version.kind === 'template' ? '' : version.changedPaths.join('\n');
+  const changed = changedKey ? changedKey.split('\n') : [];
 
   useEffect(() => {
     const abort = new AbortController();
@@ -27,8 +29,8 @@ export function VersionFileViewer({ projectId, version }: { projectId: string; v
       .then(({ files: entries }) => {
         const paths = entries.map((entry) => entry.path).sort((a, b) => a.localeCompare(b));
         setFiles({ kind: 'ready', value: paths });
-        const changed = changedKey.split('\n').find((path) => paths.includes(path));
-        const fallback = changed ?? (paths.includes(PREFERRED_FILE) ? PREFERRED_FILE : (paths[0] ?? null));
+        const first = changed.find((path) => paths.includes(path));
+        const fallback = first ?? (paths.includes(PREFERRED_FILE) ? PREFERRED_FILE : (paths[0] ?? null));
         setSelected((previous) => (previous && paths.includes(previous) ? previous : fallback));
       })
       .catch((error: unknown) => {
@@ -72,7 +74,7 @@ export function VersionFileViewer({ projectId, version }: { projectId: string; v
           files.value.map((path) => (
             <option key={path} value={path}>
               {path}
-              {version.changedPaths.includes(path) ? ' (changed)' : ''}
+              {changed.includes(path) ? ' (changed)' : ''}
             </option>
           ))}
       </select>

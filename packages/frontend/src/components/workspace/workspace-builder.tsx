@@ -76,7 +76,8 @@ export function WorkspaceBuilder({ requestedProjectId }: { requestedProjectId: s
       <WorkspaceToolbar
         workspace={workspace.workspace}
         connectionState={workspace.connectionState}
-        busy={workspace.isLoading && !workspace.workspace}
+        // Without a project a restart would make a new one behind the switcher's back.
+        busy={!projectId || (workspace.isLoading && !workspace.workspace)}
         device={device}
         onDeviceChange={setDevice}
         onReload={() => setReloadKey((key) => key + 1)}
