@@ -146,6 +146,11 @@ function withoutPassword(url: string): string {
 
 /** Validates `env` (default: `process.env`) and builds the {@link AppConfig}. Throws {@link ConfigValidationError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  return new AppConfig(parseEnv(env), findRepoRoot());
+}
+
+/** Validates `env` against {@link envSchema}, with no side effects. Throws {@link ConfigValidationError}. */
+export function parseEnv(env: Record<string, string | undefined>): Env {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigValidationError(
@@ -157,7 +162,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }),
     );
   }
-  return new AppConfig(parsed.data, findRepoRoot());
+  return parsed.data;
 }
 
 /** The repository root: the nearest ancestor whose package.json declares npm workspaces. */
