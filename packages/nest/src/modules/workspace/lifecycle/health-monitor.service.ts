@@ -11,6 +11,7 @@ import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtim
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { MetricsService } from '../../observability/metrics.service';
+import { WorkspaceSessionRepository } from '../workspace-session.repository';
 import { JobLock } from './job-lock.service';
 import { SessionCleanupService } from './session-cleanup.service';
 
@@ -20,6 +21,8 @@ const PROBE_TIMEOUT_MS = 5_000;
 /** A dev server that does not answer this many checks in a row counts as dead (one slow render is not). */
 const PROBE_FAILURES_TO_ACT = 2;
 const RESTART_POLL_MS = 500;
+/** Restarts a workspace gets before the next death ends it `error` (counted in its session row). */
+const RESTART_BUDGET = 1;
 
 interface RunningRow {
   id: string;
@@ -37,15 +40,14 @@ interface Diagnosis {
 /**
  * Health of running workspaces, every HEALTH_INTERVAL_MS, once across backend processes: the
  * container's state, Docker's own health status and an HTTP probe of the dev server at the
- * runtime's address. A dead or unhealthy workspace gets one restart (per session and backend
- * process); if that fails, or it fails again later, the session ends `error` with the reason and
- * is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
+ * runtime's address. A dead or unhealthy workspace gets one restart per session (counted in the
+ * session's row, so a restarted or second backend knows it was given); if that fails, or it fails
+ * again later, the session ends `error` with the reason and is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
  * memory. While the engine does not answer nothing is judged: an outage is not a dead workspace.
  */
 @Injectable()
 export class HealthMonitorService implements OnApplicationBootstrap {
   private readonly log: Logger;
-  private readonly restarted = new Set<string>();
   private readonly probeFailures = new Map<string, number>();
   /** Start of the window in which OOM kills are looked up next. */
   private oomSince = new Date();
@@ -56,6 +58,7 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     private readonly lock: JobLock,
     private readonly metrics: MetricsService,
     private readonly probe: HttpProbe,
+    private readonly sessions: WorkspaceSessionRepository,
     private readonly scheduler: SchedulerRegistry,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
@@ -84,7 +87,6 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     );
     const live = new Set(rows.map((row) => row.id));
     for (const id of this.probeFailures.keys()) if (!live.has(id)) this.probeFailures.delete(id);
-    for (const id of this.restarted) if (!live.has(id)) this.restarted.delete(id);
 
     let oomKilled: Set<string>;
     try {
@@ -149,13 +151,12 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       }
       return;
     }
-    if (this.restarted.has(row.id)) {
+    if (!(await this.sessions.takeRestart(row.id, RESTART_BUDGET))) {
       if (await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; it had already been restarted once`)) {
         this.metrics.reconcileActions.inc({ action: 'unhealthy' });
       }
       return;
     }
-    this.restarted.add(row.id);
     this.probeFailures.delete(row.id);
     const failure = await this.restart(row, info);
     if (failure === null) {
