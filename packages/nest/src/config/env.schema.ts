@@ -18,7 +18,7 @@ export const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: int(0, 65535).default(3000),
-    /** Origins allowed by CORS, comma-separated. */
+    /** The web app's origins, comma-separated: the API's CORS, and the only pages that may frame or read a preview. */
     WEB_ORIGIN: z.string().default('http://localhost:3001'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -95,7 +95,12 @@ export const envSchema = z
      */
     WARM_POOL_SIZE: optionalString.pipe(z.coerce.number().int().min(0).max(64).optional()),
 
-    PREVIEW_MODE: z.enum(['direct', 'proxy']).default('direct'),
+    /**
+     * `proxy` (default): previews are served by the API under an unguessable host name per session
+     * (`<sessionId>-<token>.<PREVIEW_DOMAIN>:<PORT>`), which ends with the session. `direct`: the
+     * workspace's published port on PREVIEW_HOST, with no session check: for a single local user.
+     */
+    PREVIEW_MODE: z.enum(['direct', 'proxy']).default('proxy'),
     PREVIEW_HOST: z.string().min(1).default('localhost'),
     /** Parent domain of preview hosts in proxy mode: `<label>.<PREVIEW_DOMAIN>:<PORT>`. */
     PREVIEW_DOMAIN: z
