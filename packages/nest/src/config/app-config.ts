@@ -42,6 +42,8 @@ export class AppConfig {
     startTimeoutMs: number;
     /** Docker's own health check interval; 0: off. */
     healthcheckIntervalMs: number;
+    /** Kernel-enforced storage limit per workspace (see WORKSPACE_STORAGE_HARD_LIMIT). */
+    storageHardLimit: Env['WORKSPACE_STORAGE_HARD_LIMIT'];
   };
 
   readonly ports: { start: number; end: number };
@@ -99,6 +101,7 @@ export class AppConfig {
       templateDir: resolve(repoRoot, env.TEMPLATE_DIR ?? 'workspace-templates/baseline-landing'),
       startTimeoutMs: env.START_TIMEOUT_MS,
       healthcheckIntervalMs: env.WORKSPACE_HEALTHCHECK_INTERVAL_MS,
+      storageHardLimit: env.WORKSPACE_STORAGE_HARD_LIMIT,
     };
     this.ports = { start: env.PORT_RANGE_START, end: env.PORT_RANGE_END };
     this.resources = {
@@ -106,7 +109,7 @@ export class AppConfig {
       cpuShares: env.WORKSPACE_CPU_SHARES,
       cpuCores: env.WORKSPACE_CPU_CORES,
       pidsLimit: env.WORKSPACE_PIDS_LIMIT,
-      storageBytes: env.WORKSPACE_STORAGE_MB * 1024 * 1024,
+      storageBytes: env.WORKSPACE_STORAGE_LIMIT_MB * 1024 * 1024,
     };
     this.sessions = {
       maxPerUser: env.MAX_SESSIONS_PER_USER,

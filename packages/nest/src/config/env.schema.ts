@@ -48,7 +48,20 @@ export const envSchema = z
     WORKSPACE_CPU_SHARES: int(2, 262144).default(512),
     WORKSPACE_CPU_CORES: positiveNumber.default(0.5),
     WORKSPACE_PIDS_LIMIT: int(16, 100000).default(256),
-    WORKSPACE_STORAGE_MB: int(16, 1048576).default(1024),
+    /**
+     * Disk space of a workspace's files (its volume; the dependencies shared from the image do not
+     * count). The files API refuses a write that would pass it (413) and the health monitor ends a
+     * workspace that grew past it from inside.
+     */
+    WORKSPACE_STORAGE_LIMIT_MB: int(16, 1048576).default(1024),
+    /**
+     * A kernel-enforced limit under the one above. `auto` (default): with the docker runtime, an
+     * engine on this host's unix socket and a backend running as root, each workspace volume is its
+     * own ext4 file system in a sparse image on a loop device, sized a little above the limit, so a
+     * writer inside stops with "No space left on device"; elsewhere only the checks above apply.
+     * `loop` requires it (a docker create fails where it cannot be made); `off` never uses it.
+     */
+    WORKSPACE_STORAGE_HARD_LIMIT: z.enum(['auto', 'loop', 'off']).default('auto'),
 
     MAX_SESSIONS_PER_USER: int(1, 10000).default(3),
     SESSION_TTL_MINUTES: int(1, 10080).default(120),

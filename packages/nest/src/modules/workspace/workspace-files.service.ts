@@ -10,6 +10,7 @@ import type { WorkspaceSessionEntity } from './entities/session.entity';
 import { parseWorkspacePath } from './workspace-file-path';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceStorageService } from './workspace-storage.service';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** How long a running session's owner and workspace are reused by file calls. */
@@ -29,6 +30,7 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly sessions: WorkspaceSessionRepository,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    private readonly storage: WorkspaceStorageService,
     events: WorkspaceEventsService,
   ) {
     this.offStatus = events.on('status', (event) => this.running.delete(event.sessionId));
@@ -69,7 +71,10 @@ export class WorkspaceFilesService implements OnModuleDestroy {
         `content is ${bytes.length} bytes; the limit is ${this.config.files.maxBytes} bytes (MAX_FILE_BYTES)`,
       );
     }
-    await this.forgetIfGone(id, this.runtime.writeFile(requireRunning(session), path, bytes));
+    const workspaceId = requireRunning(session);
+    // Before anything is written: a write over the storage limit is refused whole (413).
+    await this.forgetIfGone(id, this.storage.reserve(id, workspaceId, bytes.length));
+    await this.forgetIfGone(id, this.runtime.writeFile(workspaceId, path, bytes));
     return { path, size: bytes.length };
   }
 

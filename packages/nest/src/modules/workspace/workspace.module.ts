@@ -14,6 +14,7 @@ import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceGateway } from './workspace.gateway';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceStorageService } from './workspace-storage.service';
 import { WorkspaceService } from './workspace.service';
 
 /**
@@ -34,6 +35,7 @@ import { WorkspaceService } from './workspace.service';
         dataDir: config.dataDir,
         startTimeoutMs: config.runtime.startTimeoutMs,
         healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
+        storageHardLimit: config.runtime.storageHardLimit,
         deploymentId: config.lifecycle.deploymentId,
       }),
     }),
@@ -42,6 +44,7 @@ import { WorkspaceService } from './workspace.service';
   providers: [
     WorkspaceService,
     WorkspaceFilesService,
+    WorkspaceStorageService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
     WorkspaceGateway,
@@ -55,6 +58,13 @@ import { WorkspaceService } from './workspace.service';
       useFactory: (config: AppConfig) => new StartQueue(config.sessions.startConcurrency),
     },
   ],
-  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository, HmrRelayService, START_QUEUE],
+  exports: [
+    WorkspaceService,
+    WorkspaceEventsService,
+    WorkspaceSessionRepository,
+    WorkspaceStorageService,
+    HmrRelayService,
+    START_QUEUE,
+  ],
 })
 export class WorkspaceModule {}

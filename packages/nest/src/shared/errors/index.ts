@@ -8,4 +8,5 @@ export * from './ports-exhausted.error';
 export * from './quota-exceeded.error';
 export * from './service-unavailable.error';
 export * from './session-not-found.error';
+export * from './storage-limit-exceeded.error';
 export * from './workspace-conflict.error';

@@ -28,6 +28,19 @@ export const WORKSPACE_LABELS = {
   deployment: 'dev.builder.deployment',
 } as const;
 
+/**
+ * Bytes a workspace's files take on disk (allocated, as `du` counts them), caches included; the
+ * dependencies shared from the image or template do not count.
+ */
+export interface DiskUsage {
+  usedBytes: number;
+  /**
+   * Read in microseconds (a file system of the workspace's own: statfs), so a caller may ask
+   * before every write; false when it took a walk of the files or a process in the workspace.
+   */
+  cheap: boolean;
+}
+
 /** A volume the runtime keeps for a workspace, with its labels. */
 export interface WorkspaceVolumeInfo {
   name: string;
@@ -82,4 +95,6 @@ export interface WorkspaceRuntime {
   writeFile(id: string, path: string, content: Buffer): Promise<void>;
   /** The workspace's files, without node_modules, .astro, .vite and .git. */
   listFiles(id: string): Promise<FileTreeEntry[]>;
+  /** Disk space the workspace's files take (see {@link DiskUsage}), for the storage limit. */
+  diskUsage(id: string): Promise<DiskUsage>;
 }

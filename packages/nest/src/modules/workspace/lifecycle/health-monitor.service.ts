@@ -11,7 +11,9 @@ import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtim
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { MetricsService } from '../../observability/metrics.service';
+import { formatSize } from '../../../shared/errors/storage-limit-exceeded.error';
 import { WorkspaceSessionRepository } from '../workspace-session.repository';
+import { WorkspaceStorageService } from '../workspace-storage.service';
 import { JobLock } from './job-lock.service';
 import { SessionCleanupService } from './session-cleanup.service';
 
@@ -43,7 +45,9 @@ interface Diagnosis {
  * runtime's address. A dead or unhealthy workspace gets one restart per session (counted in the
  * session's row, so a restarted or second backend knows it was given); if that fails, or it fails
  * again later, the session ends `error` with the reason and is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
- * memory. While the engine does not answer nothing is judged: an outage is not a dead workspace.
+ * memory. A workspace whose files grew past the storage limit from inside (WORKSPACE_STORAGE_LIMIT_MB,
+ * measured through the runtime) ends `error` too, saying so. While the engine does not answer
+ * nothing is judged: an outage is not a dead workspace.
  */
 @Injectable()
 export class HealthMonitorService implements OnApplicationBootstrap {
@@ -59,6 +63,7 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     private readonly metrics: MetricsService,
     private readonly probe: HttpProbe,
     private readonly sessions: WorkspaceSessionRepository,
+    private readonly storage: WorkspaceStorageService,
     private readonly scheduler: SchedulerRegistry,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
@@ -138,6 +143,7 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       }
       return;
     }
+    if (info.state === 'running' && (await this.overStorageLimit(row, log))) return;
     const diagnosis = oomKilled ? { problem: 'out of memory', oom: true } : await this.diagnose(row, info);
     if (!diagnosis) {
       this.probeFailures.delete(row.id);
@@ -167,6 +173,25 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     if (await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; a restart failed: ${failure}`)) {
       this.metrics.reconcileActions.inc({ action: 'unhealthy' });
     }
+  }
+
+  /** Ends the session when its files take more than the storage limit; answers whether it did. */
+  private async overStorageLimit(row: RunningRow, log: Logger): Promise<boolean> {
+    let used: number;
+    try {
+      used = await this.storage.measure(row.id, row.container_id);
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError || error instanceof WorkspaceNotFoundError) throw error;
+      log.warn({ err: error }, 'measuring the workspace storage failed');
+      return false;
+    }
+    const limit = this.storage.limitBytes;
+    if (used <= limit) return false;
+    log.warn({ usedBytes: used, limitBytes: limit }, 'workspace storage over its limit');
+    if (await this.cleanup.end(row.id, 'error', `storage limit exceeded (${formatSize(used)} of ${formatSize(limit)})`)) {
+      this.metrics.reconcileActions.inc({ action: 'storage' });
+    }
+    return true;
   }
 
   private async diagnose(row: RunningRow, info: ContainerInfo): Promise<Diagnosis | null> {
