@@ -1,7 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { Browser, Page } from 'playwright-core';
+import type { Server } from 'node:http';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../../tests/support/browser';
+import { frameFrom, framingPageServer, readFrom } from '../../../../tests/support/framing';
 import { requireDocker } from '../support/docker';
 import { useDockerApp } from '../support/docker-app';
 import { previewGet } from '../support/preview-host';
@@ -11,61 +12,6 @@ import type { TestApp } from '../support/test-app';
 const PORT_RANGE = { PORT_RANGE_START: '8475', PORT_RANGE_END: '8479' };
 
 const dockerReady = requireDocker('security-preview-access');
-
-/** A page the test serves on 127.0.0.1: an iframe of `frame` when asked for `/?frame=<url>`. */
-function pageServer(): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    const frame = new URL(req.url ?? '/', 'http://x').searchParams.get('frame') ?? '';
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><title>frames a preview</title><iframe id="preview" src="${frame.replace(/"/g, '&quot;')}"></iframe>`);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` })),
-  );
-}
-
-interface Framing {
-  /** The preview's own page rendered inside the iframe. */
-  rendered: boolean;
-  /** Chromium's console said the frame was refused for the frame-ancestors policy. */
-  refusedByCsp: boolean;
-}
-
-/** Opens `origin` framing `previewUrl` and reports what the iframe shows once it has loaded. */
-async function frameFrom(browser: Browser, origin: string, previewUrl: string): Promise<Framing> {
-  const page = await browser.newPage();
-  try {
-    let refusedByCsp = false;
-    page.on('console', (message) => {
-      // "Framing '<url>' violates the following Content Security Policy directive: "frame-ancestors ...". The request has been blocked."
-      if (/Content Security Policy directive: "frame-ancestors /.test(message.text())) refusedByCsp = true;
-    });
-    await page.goto(`${origin}/?frame=${encodeURIComponent(previewUrl)}`, { waitUntil: 'load' });
-    const frame = await (await page.$('#preview'))?.contentFrame();
-    if (!frame) throw new Error('the iframe has no frame');
-    await frame.waitForLoadState('load');
-    const rendered = await frame.evaluate(`document.getElementById('hero-title') !== null`).catch(() => false);
-    return { rendered: rendered === true, refusedByCsp };
-  } finally {
-    await page.close();
-  }
-}
-
-/** From a page of `origin`, fetches `url` with CORS; answers what the script could read. */
-async function readFrom(page: Page, origin: string, url: string): Promise<string> {
-  await page.goto(`${origin}/`, { waitUntil: 'load' });
-  return page.evaluate<string, string>(
-    async (target) => {
-      try {
-        const answer = await fetch(target);
-        return `read ${answer.status}: ${await answer.text()}`;
-      } catch (error) {
-        return `refused: ${String(error)}`;
-      }
-    },
-    url,
-  );
-}
 
 describe.skipIf(!dockerReady)('who may frame and read a preview (CSP frame-ancestors, CORS) in Chromium', () => {
   let web: { server: Server; origin: string };
@@ -80,8 +26,8 @@ describe.skipIf(!dockerReady)('who may frame and read a preview (CSP frame-ances
   const t = useDockerApp({ ...PORT_RANGE });
 
   beforeAll(async () => {
-    web = await pageServer();
-    foreign = await pageServer();
+    web = await framingPageServer();
+    foreign = await framingPageServer();
     // PREVIEW_MODE unset: the default is the preview proxy.
     proxied = await t.startApp({ WEB_ORIGIN: web.origin });
     direct = await t.startApp({ WEB_ORIGIN: web.origin, PREVIEW_MODE: 'direct' });
