@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { attachedLoopDevices } from '../../src/shared/runtime/loop-volumes.service';
 
@@ -100,7 +100,14 @@ export async function removeLeftovers(sessionIds: Iterable<string>): Promise<voi
       // detached meanwhile
     }
   }
-  for (const image of imagesOf(ids)) rmSync(image, { force: true });
+  for (const image of imagesOf(ids)) {
+    rmSync(image, { force: true });
+    try {
+      rmdirSync(dirname(image)); // the deployment's folder, once its last image is gone
+    } catch {
+      // other images still there
+    }
+  }
 }
 
 export async function containerExists(id: string): Promise<boolean> {

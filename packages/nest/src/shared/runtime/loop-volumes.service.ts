@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { constants as fsConstants, existsSync } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Inject, Injectable } from '@nestjs/common';
@@ -103,6 +103,8 @@ export class LoopVolumes {
     }
     await rm(image, { force: true });
     await rm(`${image}.tmp`, { force: true });
+    // The deployment's folder goes with its last image (a test database's deployment is short-lived).
+    await rmdir(this.dir).catch(() => undefined);
   }
 
   /** Sessions with an image (or a half-made one) in this deployment's folder. */
@@ -118,7 +120,12 @@ export class LoopVolumes {
     // Made under another name and renamed, so an image under the session's name is always whole.
     const partial = `${image}.tmp`;
     try {
-      const handle = await open(partial, 'w', 0o600);
+      // The folder may go between our mkdir and this open (a release of the deployment's last image).
+      const handle = await open(partial, 'w', 0o600).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(this.dir, { recursive: true, mode: 0o700 });
+        return open(partial, 'w', 0o600);
+      });
       await handle.truncate(bytes).finally(() => handle.close());
       // No reserved blocks (they are root's), a small journal, the root folder the workspace user's.
       await run(await this.tool('mkfs.ext4'), [
