@@ -25,6 +25,8 @@ describe('configuration', () => {
     ['ACTIVITY_WRITE_INTERVAL_MS', { ACTIVITY_WRITE_INTERVAL_MS: '-5' }],
     ['PREVIEW_MODE', { PREVIEW_MODE: 'tunnel' }],
     ['MAX_FILE_BYTES', { MAX_FILE_BYTES: 'lots' }],
+    ['WORKSPACE_STORAGE_LIMIT_MB', { WORKSPACE_STORAGE_LIMIT_MB: '1' }],
+    ['WORKSPACE_STORAGE_HARD_LIMIT', { WORKSPACE_STORAGE_HARD_LIMIT: 'quota' }],
     ['WEB_ORIGIN', { WEB_ORIGIN: 'localhost:3001' }],
   ])('a bad %s stops start-up with a message naming it', (name, overrides) => {
     let error: unknown;
@@ -56,9 +58,11 @@ describe('configuration', () => {
     expect(config.database.kind).toBe('embedded');
     expect(config.runtime.templateImage).toBe('localhost:5000/baseline-landing-template:latest');
     expect(config.runtime.templateDir).toBe(resolve(NEST_DIR, '../../workspace-templates/baseline-landing'));
-    expect(config.resources).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5 });
+    expect(config.resources).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5, storageBytes: 1024 * 1024 * 1024 });
+    expect(config.runtime.storageHardLimit).toBe('auto');
     expect(config.sessions).toMatchObject({ maxPerUser: 3, ttlMinutes: 120, idleTimeoutMinutes: 30 });
-    expect(config.preview).toMatchObject({ mode: 'direct', host: 'localhost' });
+    // Previews are session-checked unless direct mode is asked for.
+    expect(config.preview).toMatchObject({ mode: 'proxy', host: 'localhost' });
     expect(config.files.maxBytes).toBe(1024 * 1024);
   });
 

@@ -12,6 +12,7 @@ import type { WorkspaceSessionEntity } from './entities/session.entity';
 import { parseWorkspacePath } from '../../shared/paths/workspace-file-path';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceStorageService } from './workspace-storage.service';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** How long a running session's owner and workspace are reused by file calls. */
@@ -35,6 +36,7 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     private readonly sessions: WorkspaceSessionRepository,
     private readonly versions: ProjectVersionsService,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    private readonly storage: WorkspaceStorageService,
     events: WorkspaceEventsService,
   ) {
     this.offStatus = events.on('status', (event) => this.running.delete(event.sessionId));
@@ -76,6 +78,8 @@ export class WorkspaceFilesService implements OnModuleDestroy {
       );
     }
     const containerId = requireRunning(session);
+    // Before anything is written: a write over the storage limit is refused whole (413).
+    await this.forgetIfGone(id, this.storage.reserve(id, containerId, bytes.length));
     if (!session.projectId || !this.config.versions.enabled) {
       await this.forgetIfGone(id, this.runtime.writeFile(containerId, path, bytes));
       return { path, size: bytes.length, version: null };

@@ -16,6 +16,7 @@ import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceGateway } from './workspace.gateway';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceStorageService } from './workspace-storage.service';
 import { WorkspaceService } from './workspace.service';
 
 /**
@@ -37,6 +38,7 @@ import { WorkspaceService } from './workspace.service';
         dataDir: config.dataDir,
         startTimeoutMs: config.runtime.startTimeoutMs,
         healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
+        storageHardLimit: config.runtime.storageHardLimit,
         deploymentId: config.lifecycle.deploymentId,
       }),
     }),
@@ -45,6 +47,7 @@ import { WorkspaceService } from './workspace.service';
   providers: [
     WorkspaceService,
     WorkspaceFilesService,
+    WorkspaceStorageService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
     WorkspaceGateway,
@@ -65,6 +68,7 @@ import { WorkspaceService } from './workspace.service';
     WorkspaceSessionRepository,
     HmrRelayService,
     ProjectSyncService,
+    WorkspaceStorageService,
     START_QUEUE,
   ],
 })
