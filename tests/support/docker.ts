@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { skipOutsideCi } from './skips';
 
 const exec = promisify(execFile);
 export const DOCKER = '/usr/bin/docker';
@@ -25,7 +26,6 @@ export async function dockerAvailable(): Promise<boolean> {
  */
 export async function requireDocker(suite: string): Promise<boolean> {
   if (await dockerAvailable()) return true;
-  if (process.env.CI === 'true') throw new Error(`${suite} needs a Docker engine and CI has none`);
-  console.warn(`[skip] ${suite}: no Docker engine answers on /var/run/docker.sock`);
+  skipOutsideCi(suite, 'no Docker engine answers on /var/run/docker.sock');
   return false;
 }
