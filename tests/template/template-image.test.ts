@@ -4,20 +4,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser';
 import { expectHotEdit } from '../support/hot-edit';
-import { docker, requireDocker } from '../support/docker';
+import { cleanUp } from '../support/clean-up';
+import { docker, removeLabelled, requireDocker } from '../support/docker';
 import { fetchText, freePort, waitFor } from '../support/http';
 
 const IMAGE = process.env.TEMPLATE_IMAGE_LOCAL ?? 'baseline-landing-template:latest';
 const TEMPLATE_DIR = join(__dirname, '../../workspace-templates/baseline-landing');
 const HERO = 'Build your landing page in minutes';
+// Every container of this file carries it: removed by it, even one whose `docker run` failed.
 const LABEL = `dev.builder.test=template-image-${process.pid}`;
-const started: string[] = [];
 const tempDirs: string[] = [];
 
-async function run(args: string[]): Promise<string> {
-  const id = await docker('run', '-d', '--label', LABEL, ...args);
-  started.push(id);
-  return id;
+function run(args: string[]): Promise<string> {
+  return docker('run', '-d', '--label', LABEL, ...args);
 }
 
 async function waitForHero(url: string, text = HERO): Promise<void> {
@@ -50,10 +49,12 @@ beforeAll(async () => {
   if (enabled) await docker('image', 'inspect', IMAGE);
 });
 
-afterAll(async () => {
-  for (const id of started) await docker('rm', '-f', '-v', id).catch(() => undefined);
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() =>
+  cleanUp([
+    () => enabled && removeLabelled(LABEL),
+    ...tempDirs.map((dir) => () => rmSync(dir, { recursive: true, force: true })),
+  ]),
+);
 
 describe('baseline template image', () => {
   it('serves the landing page with 512 MiB and half a CPU, and reports healthy', async ({ skip }) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JwtService } from '@nestjs/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
 
@@ -90,11 +91,9 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     expect(running.status).toBe('running');
   });
 
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    cleanUp([() => t?.close(), () => db?.drop(), () => dataDir && rmSync(dataDir, { recursive: true, force: true })]),
+  );
 
   const routes = (id: string) =>
     [

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { eventually, fetchPreview, portIsBound, startTestApp, type TestApp } from '../support/test-app';
 
 // Ports of this file: 8005-8009.
@@ -17,10 +18,7 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     t = await startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...PORT_RANGE });
   });
 
-  afterAll(async () => {
-    await t?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => cleanUp([() => t?.close(), () => dataDir && rmSync(dataDir, { recursive: true, force: true })]));
 
   it('keeps its data under DATA_DIR/pglite and holds a lock on it', async () => {
     expect(existsSync(join(dataDir, 'pglite'))).toBe(true);

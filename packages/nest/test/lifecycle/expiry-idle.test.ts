@@ -35,8 +35,8 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
     const [idle, busy] = await Promise.all(
       [idleUser, busyUser].map(async (user) => {
         const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-        expect(created.status).toBe(201);
         t.sessionIds.add(created.body.id);
+        expect(created.status).toBe(201);
         return created.body;
       }),
     );

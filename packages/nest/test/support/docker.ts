@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { skipOutsideCi } from '../../../../tests/support/skips';
+import { WORKSPACE_LABELS } from '../../src/shared/runtime/workspace-runtime.interface';
 
 export const DOCKER_SOCKET = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
 export const TEMPLATE_IMAGE = process.env.TEMPLATE_IMAGE ?? 'localhost:5000/baseline-landing-template:latest';
-const SESSION_LABEL = 'dev.builder.session-id';
+const { sessionId: SESSION_LABEL, deployment: DEPLOYMENT_LABEL } = WORKSPACE_LABELS;
 
 export const docker = new Docker({ socketPath: DOCKER_SOCKET });
 
@@ -36,7 +37,7 @@ export function requireDocker(suite: string): boolean {
 }
 
 /** Containers and volumes carrying the session-id label of one of `sessionIds`. */
-export async function leftoversOf(sessionIds: Iterable<string>): Promise<{ containers: string[]; volumes: string[] }> {
+export async function leftoversOf(sessionIds: Iterable<string>): Promise<Leftovers> {
   const ids = new Set(sessionIds);
   const containers = (await docker.listContainers({ all: true, filters: { label: [SESSION_LABEL] } }))
     .filter((c) => ids.has(c.Labels[SESSION_LABEL]))
@@ -49,7 +50,26 @@ export async function leftoversOf(sessionIds: Iterable<string>): Promise<{ conta
 
 /** Force-removes whatever the given sessions left behind (afterAll safety net). */
 export async function removeLeftovers(sessionIds: Iterable<string>): Promise<void> {
-  const { containers, volumes } = await leftoversOf(sessionIds);
+  await removeAll(await leftoversOf(sessionIds));
+}
+
+/**
+ * Force-removes every container and volume of a deployment: the label a backend puts on all it
+ * creates, so this finds workspaces of sessions the test never saw an id of.
+ */
+export async function removeDeployment(deploymentId: string): Promise<void> {
+  const label = [`${DEPLOYMENT_LABEL}=${deploymentId}`];
+  const containers = (await docker.listContainers({ all: true, filters: { label } })).map((c) => c.Id);
+  const volumes = ((await docker.listVolumes({ filters: { label } })).Volumes ?? []).map((v) => v.Name);
+  await removeAll({ containers, volumes });
+}
+
+interface Leftovers {
+  containers: string[];
+  volumes: string[];
+}
+
+async function removeAll({ containers, volumes }: Leftovers): Promise<void> {
   for (const id of containers) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
   for (const name of volumes) await docker.getVolume(name).remove({ force: true }).catch(() => undefined);
 }
