@@ -96,7 +96,7 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
     for (const answer of created) sessionIds.add(answer.body.id);
     for (const answer of created) expect(answer.status).toBe(201);
     // Kill it in the middle: once some workspaces exist in the engine, before they are ready.
-    await eventually(async () => (await leftoversOf(sessionIds)).containers.length >= 2, 20_000, 100);
+    expect(await eventually(async () => (await leftoversOf(sessionIds)).containers.length >= 2, 60_000, 100)).toBe(true);
     const before = await leftoversOf(sessionIds);
     const [{ count: creatingBefore }] = await db.query<{ count: string }>(
       `SELECT count(*) FROM workspace_sessions WHERE status = 'creating'`,
