@@ -290,7 +290,7 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect((await t.api.request('GET', `/workspace/${sessionId}/files`, { token: owner.token })).status).toBe(200);
     // Activity is written behind the answer: wait for it rather than for a fixed time.
-    expect(await eventually(async () => (await activityAt()) > before, 5_000, 50)).toBe(true);
+    expect(await eventually(async () => (await activityAt()) > before, 30_000, 50)).toBe(true);
   });
 
   it('a file write on a session that is not running answers 409', async () => {

@@ -64,7 +64,7 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     const after = await t.api.request('GET', `/workspace/${session.id}/status`, { token: user.token });
     expect(after.body.status).toBe('stopped');
     expect(existsSync(workspaceDir)).toBe(false);
-    expect(await eventually(async () => !(await portIsBound(session.port)), 5_000)).toBe(true);
+    expect(await eventually(async () => !(await portIsBound(session.port)), 30_000)).toBe(true);
   });
 
   it('data survives a restart of the backend, and shutdown leaves no running local session', async () => {
