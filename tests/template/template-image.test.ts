@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser';
+import { watchViteConnections } from '../support/builder-page';
 import { expectHotEdit } from '../support/hot-edit';
 import { cleanUp } from '../support/clean-up';
 import { docker, removeLabelled, requireDocker } from '../support/docker';
@@ -115,16 +116,10 @@ describe('baseline template image', () => {
     const { browser, close } = await launchChromium();
     try {
       const page = await browser.newPage();
-      // Vite's client logs this once its HMR socket is open; an edit before that would be missed.
-      let hmrConnections = 0;
-      page.on('console', (message) => {
-        if (message.text().includes('[vite] connected')) hmrConnections++;
-      });
-      const hmrConnected = (atLeast: number) =>
-        waitFor('the HMR socket', async () => (hmrConnections >= atLeast ? true : undefined), { timeoutMs: 30_000 });
+      const vite = watchViteConnections(page);
       await page.goto(url, { waitUntil: 'load' });
       await page.locator('#hero-title').waitFor();
-      await hmrConnected(1);
+      await vite.connected(1);
 
       // .astro markup: Astro reloads the page by itself; the test never reloads it.
       const indexPath = join(dir, 'src/pages/index.astro');
@@ -137,7 +132,7 @@ describe('baseline template image', () => {
       );
 
       // A CSS file: a hot update, no reload (a marker on window survives).
-      await hmrConnected(2); // the reloaded page's own socket
+      await vite.connected(2); // the reloaded page's own socket
       const cssPath = join(dir, 'src/styles/theme.css');
       const css = readFileSync(cssPath, 'utf8');
       await expectHotEdit(page, {
