@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { leftoversOf, requireDocker } from '../support/docker';
 import { useDockerApp } from '../support/docker-app';
-import { fetchPreview } from '../support/test-app';
+import { eventually, fetchPreview } from '../support/test-app';
 
 // Ports of this file: 8020-8049.
 const PORT_RANGE = { PORT_RANGE_START: '8020', PORT_RANGE_END: '8049' };
@@ -79,8 +79,12 @@ describe.skipIf(!dockerReady)(`${CREATES} concurrent creates on Docker`, () => {
         t.api.request('PUT', `/workspace/${s.id}/files/public/whoami.txt`, { token: user.token, body: { content: s.id } }),
       ),
     );
+    // The dev server serves a new public file once its watcher has seen it: wait for that (a 404
+    // until then), then the answer must be this session's own id.
     for (const session of running) {
-      const answer = await fetchPreview(`${session.previewUrl}/whoami.txt`);
+      let answer = { status: 0, text: '' };
+      await eventually(async () => (answer = await fetchPreview(`${session.previewUrl}/whoami.txt`)).status !== 404, 60_000);
+      expect(answer.status, answer.text.slice(0, 200)).toBe(200);
       expect(answer.text.trim()).toBe(session.id);
     }
     const activePorts = await t.db.query<{ port: number; n: number }>(
