@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JwtService } from '@nestjs/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
 
@@ -97,11 +98,9 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     expect(running.status).toBe('running');
   });
 
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    cleanUp([() => t?.close(), () => db?.drop(), () => dataDir && rmSync(dataDir, { recursive: true, force: true })]),
+  );
 
   const routes = (id: string) =>
     [
@@ -348,7 +347,7 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       200,
     );
     // Activity is written behind the answer: wait for it rather than for a fixed time.
-    expect(await eventually(async () => (await activityAt()) > before, 5_000, 50)).toBe(true);
+    expect(await eventually(async () => (await activityAt()) > before, 30_000, 50)).toBe(true);
   });
 
   it('a file write on a session that is not running answers 409', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_SOCKET, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { startTestApp, type TestApp } from '../support/test-app';
 
@@ -16,10 +17,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   dataDir = mkdtempSync(join(tmpdir(), 'builder-failures-'));
 });
-afterAll(async () => {
-  await db?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => cleanUp([() => db?.drop(), () => dataDir && rmSync(dataDir, { recursive: true, force: true })]));
 
 describe('the Docker daemon unreachable', () => {
   let t: TestApp;
@@ -63,10 +61,7 @@ describe('port allocation', () => {
       PORT_RANGE_END: '8016',
     });
   });
-  afterAll(async () => {
-    await t?.close();
-    await new Promise((resolve) => blocker?.close(resolve));
-  });
+  afterAll(() => cleanUp([() => t?.close(), () => new Promise((resolve) => blocker?.close(resolve))]));
 
   it('skips a port another program holds, answers 503 when none is left, and reuses a released port', async () => {
     const first = await t.api.newUser('ports-a');
@@ -107,16 +102,13 @@ describe.skipIf(!dockerReady)('an image that cannot be pulled', () => {
       PORT_RANGE_END: '8019',
     });
   });
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-  });
+  afterAll(() => cleanUp([() => t?.close(), () => removeLeftovers(sessionIds)]));
 
   it('ends in status error with a clear message, nothing left and the port released', async () => {
     const user = await t.api.newUser('noimage');
     const created = await t.api.request('POST', '/workspace/create', { token: user.token });
-    expect(created.status).toBe(201);
     sessionIds.push(created.body.id);
+    expect(created.status).toBe(201);
     const settled = await t.api.waitForSettled(user.token, created.body.id, 60_000);
     expect(settled.status).toBe('error');
     expect(settled.buildStep).toBe('error');

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { eventually, fetchPreview, portIsBound, startTestApp, type TestApp } from '../support/test-app';
 
 // Ports of this file: 8005-8009.
@@ -19,10 +20,7 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     t = await startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...TEST_ENV });
   });
 
-  afterAll(async () => {
-    await t?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => cleanUp([() => t?.close(), () => dataDir && rmSync(dataDir, { recursive: true, force: true })]));
 
   it('keeps its data under DATA_DIR/pglite and holds a lock on it', async () => {
     expect(existsSync(join(dataDir, 'pglite'))).toBe(true);
@@ -76,7 +74,7 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     const after = await t.api.request('GET', `/workspace/${session.id}/status`, { token: user.token });
     expect(after.body.status).toBe('stopped');
     expect(existsSync(workspaceDir)).toBe(false);
-    expect(await eventually(async () => !(await portIsBound(session.port)), 5_000)).toBe(true);
+    expect(await eventually(async () => !(await portIsBound(session.port)), 30_000)).toBe(true);
   });
 
   it('data survives a restart of the backend, and shutdown leaves no running local session', async () => {

@@ -103,8 +103,8 @@ describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and q
     });
     expect(read.status).toBe(200);
     const second = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(second.status).toBe(201);
     t.sessionIds.add(second.body.id);
+    expect(second.status).toBe(201);
     expect((await t.api.waitForSettled(user.token, second.body.id)).status).toBe('running');
   }, 300_000);
 
@@ -119,8 +119,8 @@ describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and q
 
     const user = await t.api.newUser('quota');
     const third = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(third.status).toBe(201);
     t.sessionIds.add(third.body.id);
+    expect(third.status).toBe(201);
     // All three ports of the range are held now.
     const noPort = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(noPort.status).toBe(503);

@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WarmPoolService } from '../../src/modules/workspace/pool/warm-pool.service';
 import { POOL_USER_ID } from '../../src/modules/workspace/pool/warm-pool.constants';
-import {
-  DOCKER_SOCKET,
-  TEMPLATE_IMAGE,
-  containerExists,
-  docker,
-  removeLeftovers,
-  requireDocker,
-} from '../support/docker';
+import { DOCKER_SOCKET, TEMPLATE_IMAGE, containerExists, docker, removeLeftovers, requireDocker } from '../support/docker';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
 
@@ -41,36 +35,35 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     MAX_SESSIONS_PER_USER: '3',
     ...TEST_ENV,
   });
-  const allSessions = () =>
-    db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions`);
+  const allSessions = () => db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions`);
   const poolFull = async (pool: WarmPoolService, size: number) => (await pool.size()).running === size;
 
   beforeAll(async () => {
     db = await createTestDatabase();
   });
 
-  afterAll(async () => {
-    await t?.close();
-    for (const row of await allSessions().catch(() => [])) sessionIds.add(row.id);
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-  });
+  afterAll(() =>
+    cleanUp([
+      () => t?.close(),
+      async () => {
+        for (const row of await allSessions()) sessionIds.add(row.id);
+      },
+      () => removeLeftovers(sessionIds),
+      () => db?.drop(),
+    ]),
+  );
 
   it('with WARM_POOL_SIZE=0, a create is an ordinary cold start', async () => {
     t = await startTestApp(env(0));
     const user = await t.api.newUser('cold');
     const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(created.status).toBe(201);
     sessionIds.add(created.body.id);
+    expect(created.status).toBe(201);
     expect(created.body.status).toBe('creating');
     const running = await t.api.waitForSettled(user.token, created.body.id);
     expect(running.status).toBe('running');
-    expect(
-      await db.query(`SELECT 1 FROM workspace_sessions WHERE user_id = $1`, [POOL_USER_ID]),
-    ).toHaveLength(0);
-    expect(
-      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
-    ).toBe(204);
+    expect(await db.query(`SELECT 1 FROM workspace_sessions WHERE user_id = $1`, [POOL_USER_ID])).toHaveLength(0);
+    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
 
     // A pooled row left by a crash whose container is gone: the next start-up must end it.
     await db.query(
@@ -101,8 +94,8 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     const startedAt = Date.now();
     const created = await api.request('POST', '/workspace/create', { token: user.token, body: {} });
     const answeredMs = Date.now() - startedAt;
-    expect(created.status).toBe(201);
     sessionIds.add(created.body.id);
+    expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: 'running', buildStep: 'ready', queuePosition: null });
     expect(created.body.previewUrl).toMatch(/^http:\/\/127\.0\.0\.1:85\d\d$/);
     const page = await fetch(created.body.previewUrl);
@@ -110,23 +103,16 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     const html = await page.text();
     expect(html).toContain(LANDING_TEXT);
     expect(html).toContain('</html>');
-    console.info(
-      `[warm-pool] create answered in ${answeredMs} ms; page served ${Date.now() - startedAt} ms after the request`,
-    );
+    console.info(`[warm-pool] create answered in ${answeredMs} ms; page served ${Date.now() - startedAt} ms after the request`);
 
     // The user's limits hold: CPU quota and weight of the configuration, not the pool's.
-    const [row] = await db.query<SessionRow>(
-      `SELECT id, user_id, status, container_id FROM workspace_sessions WHERE id = $1`,
-      [created.body.id],
-    );
+    const [row] = await db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions WHERE id = $1`, [
+      created.body.id,
+    ]);
     expect(row.user_id).toBe(user.userId);
     const limitsApplied = async () => {
       const info = await docker.getContainer(row.container_id!).inspect();
-      return (
-        info.HostConfig.CpuQuota === 500_000 &&
-        info.HostConfig.CpuPeriod === 1_000_000 &&
-        info.HostConfig.CpuShares === 512
-      );
+      return info.HostConfig.CpuQuota === 500_000 && info.HostConfig.CpuPeriod === 1_000_000 && info.HostConfig.CpuShares === 512;
     };
     expect(await eventually(limitsApplied, 10_000, 100)).toBe(true);
 
@@ -143,13 +129,9 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
   it('concurrent creates never share a workspace (the pool serves two, the third starts cold)', async () => {
     const api = t!.api;
     const users = await Promise.all([1, 2, 3].map(() => api.newUser('race')));
-    const created = await Promise.all(
-      users.map((u) => api.request('POST', '/workspace/create', { token: u.token, body: {} })),
-    );
-    for (const c of created) {
-      expect(c.status).toBe(201);
-      sessionIds.add(c.body.id);
-    }
+    const created = await Promise.all(users.map((u) => api.request('POST', '/workspace/create', { token: u.token, body: {} })));
+    for (const c of created) sessionIds.add(c.body.id);
+    for (const c of created) expect(c.status).toBe(201);
     expect(new Set(created.map((c) => c.body.id)).size).toBe(3);
     expect(created.filter((c) => c.body.status === 'running')).toHaveLength(2);
     expect(created.filter((c) => c.body.status === 'creating')).toHaveLength(1);
@@ -182,8 +164,8 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     const [a, b] = [await api.newUser('iso-a'), await api.newUser('iso-b')];
 
     const createdA = await api.request('POST', '/workspace/create', { token: a.token, body: {} });
-    expect(createdA.body.status).toBe('running');
     sessionIds.add(createdA.body.id);
+    expect(createdA.body.status).toBe('running');
     const filesA = await api.request('GET', `/workspace/${createdA.body.id}/files`, { token: a.token });
     const put = await api.request('PUT', `/workspace/${createdA.body.id}/files/src/secret-of-a.txt`, {
       token: a.token,
@@ -191,26 +173,19 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     });
     expect(put.status).toBe(200);
     // A ends the session; B claims next (the other pooled workspace, or the refill of A's).
-    expect((await api.request('DELETE', `/workspace/${createdA.body.id}`, { token: a.token })).status).toBe(
-      204,
-    );
+    expect((await api.request('DELETE', `/workspace/${createdA.body.id}`, { token: a.token })).status).toBe(204);
 
     const createdB = await api.request('POST', '/workspace/create', { token: b.token, body: {} });
-    expect(createdB.body.status).toBe('running');
     sessionIds.add(createdB.body.id);
+    expect(createdB.body.status).toBe('running');
     expect(createdB.body.id).not.toBe(createdA.body.id);
     const filesB = await api.request('GET', `/workspace/${createdB.body.id}/files`, { token: b.token });
     const paths = (entries: Array<{ path: string; type: string }>) =>
-      entries
-        .filter((e) => e.type === 'file')
-        .map((e) => e.path)
-        .sort();
+      entries.filter((e) => e.type === 'file').map((e) => e.path).sort();
     expect(paths(filesB.body.entries)).not.toContain('src/secret-of-a.txt');
     expect(paths(filesB.body.entries)).toEqual(paths(filesA.body.entries));
     // A's session is not B's: B cannot see it.
-    expect(
-      (await api.request('GET', `/workspace/${createdA.body.id}/status`, { token: b.token })).status,
-    ).toBe(404);
+    expect((await api.request('GET', `/workspace/${createdA.body.id}/status`, { token: b.token })).status).toBe(404);
     await api.request('DELETE', `/workspace/${createdB.body.id}`, { token: b.token });
   });
 

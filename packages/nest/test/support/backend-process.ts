@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { freePort } from '../../../../tests/support/http';
 import { compileBackend } from './compile-backend';
 import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers } from './docker';
@@ -81,12 +82,20 @@ export function useBackendProcesses(name: string, env: Record<string, string>): 
     await compileBackend(outDir);
   }, 180_000);
 
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-    rmSync(outDir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    cleanUp([
+      () => {
+        for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      },
+      async () => {
+        // Sessions of a create whose answer never came (its backend was killed) are in the database.
+        for (const row of (await db?.query<{ id: string }>('SELECT id FROM workspace_sessions')) ?? []) sessionIds.add(row.id);
+      },
+      () => removeLeftovers(sessionIds),
+      () => db?.drop(),
+      () => rmSync(outDir, { recursive: true, force: true }),
+    ]),
+  );
 
   return {
     get db() {

@@ -2,11 +2,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { skipOutsideCi } from '../../../../tests/support/skips';
 import { attachedLoopDevices } from '../../src/shared/runtime/loop-volumes.service';
+import { WORKSPACE_LABELS } from '../../src/shared/runtime/workspace-runtime.interface';
 
 export const DOCKER_SOCKET = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
 export const TEMPLATE_IMAGE = process.env.TEMPLATE_IMAGE ?? 'localhost:5000/baseline-landing-template:latest';
-const SESSION_LABEL = 'dev.builder.session-id';
+const { sessionId: SESSION_LABEL, deployment: DEPLOYMENT_LABEL } = WORKSPACE_LABELS;
 /** Where the apps of the Docker suites keep workspace file system images (their DATA_DIR is the default). */
 const IMAGE_ROOT = resolve(__dirname, '../../../../.data/workspace-volumes');
 
@@ -35,8 +37,7 @@ export function requireDocker(suite: string): boolean {
     result.status === 2
       ? `image ${TEMPLATE_IMAGE} is not present in the Docker engine at ${DOCKER_SOCKET}`
       : `the Docker engine at ${DOCKER_SOCKET} does not answer (${result.stderr || result.error?.message || 'no answer'})`;
-  if (process.env.CI === 'true') throw new Error(`${suite}: ${reason} (CI requires Docker)`);
-  console.warn(`[${suite}] SKIPPED: ${reason}`);
+  skipOutsideCi(suite, reason);
   return false;
 }
 
@@ -56,7 +57,9 @@ function imagesOf(ids: Set<string>): string[] {
   })();
   return dirs.flatMap((dir) => {
     try {
-      return readdirSync(dir).filter((file) => ids.has(imageSession(file))).map((file) => join(dir, file));
+      return readdirSync(dir)
+        .filter((file) => ids.has(imageSession(file)))
+        .map((file) => join(dir, file));
     } catch {
       return [];
     }
@@ -69,7 +72,7 @@ function imagesOf(ids: Set<string>): string[] {
  * devices backed by a `<sessionId>.ext4` image, and the images), so asserting no volume is left
  * also asserts no loop device or image is.
  */
-export async function leftoversOf(sessionIds: Iterable<string>): Promise<{ containers: string[]; volumes: string[] }> {
+export async function leftoversOf(sessionIds: Iterable<string>): Promise<Leftovers> {
   const ids = new Set(sessionIds);
   const containers = (await docker.listContainers({ all: true, filters: { label: [SESSION_LABEL] } }))
     .filter((c) => ids.has(c.Labels[SESSION_LABEL]))
@@ -86,11 +89,44 @@ export async function leftoversOf(sessionIds: Iterable<string>): Promise<{ conta
 /** Force-removes whatever the given sessions left behind (afterAll safety net). */
 export async function removeLeftovers(sessionIds: Iterable<string>): Promise<void> {
   const ids = new Set(sessionIds);
-  const { containers, volumes } = await leftoversOf(ids);
-  for (const id of containers) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+  await removeAll(await leftoversOf(ids), ids);
+}
+
+/**
+ * Force-removes every container and volume of a deployment: the label a backend puts on all it
+ * creates, so this finds workspaces of sessions the test never saw an id of (and their file systems).
+ */
+export async function removeDeployment(deploymentId: string): Promise<void> {
+  const label = [`${DEPLOYMENT_LABEL}=${deploymentId}`];
+  const containers = await docker.listContainers({ all: true, filters: { label } });
+  const volumes = (await docker.listVolumes({ filters: { label } })).Volumes ?? [];
+  const ids = new Set(
+    [
+      ...containers.map((c) => c.Labels[SESSION_LABEL]),
+      ...volumes.map((v) => v.Labels?.[SESSION_LABEL]),
+    ].filter((id): id is string => Boolean(id)),
+  );
+  await removeAll({ containers: containers.map((c) => c.Id), volumes: volumes.map((v) => v.Name) }, ids);
+}
+
+interface Leftovers {
+  containers: string[];
+  volumes: string[];
+}
+
+/** Removes containers and volumes, and the loop devices and images of the sessions `ids`. */
+async function removeAll({ containers, volumes }: Leftovers, ids: Set<string>): Promise<void> {
+  for (const id of containers)
+    await docker
+      .getContainer(id)
+      .remove({ force: true })
+      .catch(() => undefined);
   for (const name of volumes) {
     if (name.startsWith('/')) continue; // a loop device or an image: below
-    await docker.getVolume(name).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getVolume(name)
+      .remove({ force: true })
+      .catch(() => undefined);
   }
   for (const loop of await attachedLoopDevices()) {
     if (!loop.backingFile.endsWith('.ext4') || !ids.has(imageSession(loop.backingFile))) continue;

@@ -10,8 +10,12 @@ interface Subscribed {
   token: unknown;
 }
 
-/** A stand-in for the workspace gateway: token check, subscribe/unsubscribe with acks, rooms. */
-class FakeGateway {
+/**
+ * A stand-in for the workspace gateway (a real socket.io server, not the API's gateway): token
+ * check, subscribe/unsubscribe with acks, rooms. It lets these tests stop and restart the server
+ * at will; the contract with the real gateway is proven by the end-to-end test in Chromium.
+ */
+class StandInGateway {
   readonly subscribed: Subscribed[] = [];
   readonly unsubscribed: string[] = [];
   io!: Server<ClientToServerEvents, ServerToClientEvents>;
@@ -49,7 +53,7 @@ class FakeGateway {
   }
 }
 
-const gateways: FakeGateway[] = [];
+const gateways: StandInGateway[] = [];
 const services: WorkspaceSocketService[] = [];
 
 afterEach(async () => {
@@ -57,8 +61,8 @@ afterEach(async () => {
   for (const gateway of gateways.splice(0)) await gateway.stop().catch(() => undefined);
 });
 
-async function startGateway(port?: number): Promise<{ gateway: FakeGateway; port: number }> {
-  const gateway = new FakeGateway();
+async function startGateway(port?: number): Promise<{ gateway: StandInGateway; port: number }> {
+  const gateway = new StandInGateway();
   gateways.push(gateway);
   return { gateway, port: await gateway.start(port) };
 }
@@ -88,7 +92,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5_000):
   }
 }
 
-describe('WorkspaceSocketService', () => {
+describe('WorkspaceSocketService against a stand-in gateway (socket.io server; the real one is in the e2e)', () => {
   it('connects with the token and subscribes with an acknowledgement', async () => {
     const { gateway, port } = await startGateway();
     const { service: socket, states } = service(port);
@@ -103,7 +107,7 @@ describe('WorkspaceSocketService', () => {
     expect(gateway.subscribed).toEqual([{ sessionId: 's1', token: 'good' }]);
   });
 
-  it('forwards gateway events to typed listeners', async () => {
+  it("forwards the stand-in gateway's events to typed listeners", async () => {
     const { gateway, port } = await startGateway();
     const { service: socket } = service(port);
     const received: HMREvent[] = [];
@@ -175,7 +179,7 @@ describe('WorkspaceSocketService', () => {
     expect(gateway.subscribed.map((s) => s.sessionId)).toEqual(['early']);
   });
 
-  it('stops at disconnected when the gateway refuses the token', async () => {
+  it('stops at disconnected when the stand-in gateway refuses the token', async () => {
     const { port } = await startGateway();
     const { service: socket, states } = service(port, 'bad');
     const refusals: string[] = [];
