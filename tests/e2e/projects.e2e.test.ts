@@ -1,21 +1,17 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readZip } from '../../packages/nest/test/support/archives';
 import { launchChromium } from '../support/browser';
-import { docker, requireDocker } from '../support/docker';
+import { API_URL as API, ROOT, useBuilderApp, WEB_URL as WEB } from '../support/builder-app';
 import { waitFor } from '../support/http';
-import { type Service, startService } from '../support/processes';
 
 // The builder's projects in a real browser: the built API (docker runtime, real PostgreSQL, the
 // file-system object store) on :3000 and the built web app on :3001, the ports the web app's
 // build expects. Sessions here take host ports 8340-8349.
-const ROOT = join(__dirname, '../..');
-const API = 'http://localhost:3000';
-const WEB = 'http://localhost:3001';
 const ARTIFACTS = join(ROOT, 'test-artifacts/e2e');
 const PORT_RANGE_START = 8340;
 const PORT_RANGE_END = 8349;
@@ -24,34 +20,12 @@ const EDITED = 'Edited in the builder';
 const SECOND = 'The second project';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-let api: Service | undefined;
-let web: Service | undefined;
-let dataDir = '';
+const app = useBuilderApp({ suite: 'end-to-end projects test', previewPorts: [PORT_RANGE_START, PORT_RANGE_END] });
 let downloads = '';
-let dropDatabase: (() => Promise<void>) | undefined;
-let enabled = false;
 let shot = 0;
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `projects-${String(++shot).padStart(2, '0')}-${name}.png`) });
-}
-
-async function portIsFree(url: string): Promise<boolean> {
-  try {
-    await fetch(url, { signal: AbortSignal.timeout(1_000) });
-    return false;
-  } catch {
-    return true;
-  }
-}
-
-/** Another session's end-to-end run may hold :3000/:3001 for a while: wait for it, never stop it. */
-async function waitForFreePorts(): Promise<void> {
-  await waitFor(
-    'ports 3000 and 3001 to be free (another end-to-end run, or `npm start`, holds them)',
-    async () => ((await portIsFree(API)) && (await portIsFree(WEB)) ? true : undefined),
-    { timeoutMs: 15 * 60_000, intervalMs: 5_000 },
-  );
 }
 
 /** An API call as the signed-in user of the page (its token is in the tab's sessionStorage). */
@@ -196,94 +170,21 @@ function watchViteConnections(page: Page): {
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-beforeAll(async () => {
-  enabled = await requireDocker('end-to-end projects test');
-  if (!enabled) return;
-  for (const path of ['packages/nest/dist/main.js', 'packages/frontend/.next/BUILD_ID']) {
-    if (!existsSync(join(ROOT, path)))
-      throw new Error(`${path} is missing: run the builds first (npm test does)`);
-  }
-  await waitForFreePorts();
+// The app's hooks come first (useBuilderApp): these run after its beforeAll and before its afterAll.
+beforeAll(() => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), 'builder-e2e-projects-'));
-  downloads = join(dataDir, 'downloads');
-  mkdirSync(downloads);
-  const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://builder:builder@127.0.0.1:5432/builder';
-  const dbName = `builder_e2e_projects_${process.pid}`;
-  const { Client } = await import('pg');
-  const admin = new Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  dropDatabase = async () => {
-    const client = new Client({ connectionString: databaseUrl });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await client.end();
-  };
-  const env = {
-    ...process.env,
-    NODE_ENV: 'test',
-    PORT: '3000',
-    RUNTIME: 'docker',
-    DATA_DIR: dataDir,
-    OBJECT_STORE: 'fs',
-    DATABASE_URL: databaseUrl.replace(/\/[^/]*$/, `/${dbName}`),
-    PORT_RANGE_START: String(PORT_RANGE_START),
-    PORT_RANGE_END: String(PORT_RANGE_END),
-    WARM_POOL_SIZE: '0',
-    WEB_ORIGIN: WEB,
-    LOG_LEVEL: 'warn',
-  };
-  api = startService('api', process.execPath, ['dist/main.js'], { cwd: join(ROOT, 'packages/nest'), env });
-  web = startService('web', join(ROOT, 'node_modules/.bin/next'), ['start', '-p', '3001'], {
-    cwd: join(ROOT, 'packages/frontend'),
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
-  });
-  await waitFor('the API', async () => ((await fetch(`${API}/health`)).ok ? true : undefined), {
-    timeoutMs: 60_000,
-  }).catch((error: Error) => {
-    throw new Error(`${error.message}\n${api?.output()}`);
-  });
-  await waitFor('the web app', async () => ((await fetch(`${WEB}/login`)).ok ? true : undefined), {
-    timeoutMs: 60_000,
-  });
-}, 20 * 60_000);
+  downloads = mkdtempSync(join(tmpdir(), 'builder-e2e-downloads-'));
+});
 
-afterAll(async () => {
-  await web?.stop();
-  await api?.stop();
-  if (enabled) {
-    // Whatever the run left behind (it should be nothing) goes by our labels and this run's ports.
-    const ids = (
-      await docker(
-        'ps',
-        '-aq',
-        '--filter',
-        'label=dev.builder.managed=true',
-        '--filter',
-        `publish=${PORT_RANGE_START}-${PORT_RANGE_END}`,
-      ).catch(() => '')
-    )
-      .split('\n')
-      .filter(Boolean);
-    for (const id of ids) {
-      const volumes = await docker('inspect', '-f', '{{range .Mounts}}{{.Name}} {{end}}', id).catch(() => '');
-      await docker('rm', '-f', id).catch(() => undefined);
-      for (const volume of volumes.split(' ').filter(Boolean))
-        await docker('volume', 'rm', volume).catch(() => undefined);
-    }
-  }
-  await dropDatabase?.().catch(() => undefined);
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+afterAll(() => {
+  if (downloads) rmSync(downloads, { recursive: true, force: true });
 });
 
 describe('projects in the builder, end to end in Chromium', () => {
   it(
     'keeps an edit across leaving, names the project in the URL, lists and restores versions, downloads, switches, renames and deletes',
     async ({ skip }) => {
-      if (!enabled) skip();
+      if (!app.enabled) skip();
       const { browser, close } = await launchChromium();
       try {
         const context = await browser.newContext({

@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../../packages/nest/test/
 import { cleanUp } from './clean-up';
 import { removeLabelled, requireDocker } from './docker';
 import { waitFor } from './http';
+import { releaseLoopDevicesUnder } from './loop-devices';
 import { type Service, startService } from './processes';
 
 export const ROOT = join(__dirname, '../..');
@@ -21,6 +22,8 @@ export interface BuilderApp {
   readonly enabled: boolean;
   /** The value of the deployment label on every container and volume this API creates. */
   readonly deploymentId: string;
+  /** The API's DATA_DIR (its database is PostgreSQL; workspace file system images live here). */
+  readonly dataDir: string;
   readonly api: Service;
   readonly web: Service;
 }
@@ -51,10 +54,12 @@ export function useBuilderApp(options: { suite: string; previewPorts: [number, n
     }
     dataDir = mkdtempSync(join(tmpdir(), 'builder-e2e-'));
     db = await createTestDatabase();
+    // The product's default preview mode (the proxy), whatever the caller's environment says.
+    const { PREVIEW_MODE: _ignored, ...inherited } = process.env;
     api = startService('api', process.execPath, ['dist/main.js'], {
       cwd: join(ROOT, 'packages/nest'),
       env: {
-        ...process.env,
+        ...inherited,
         NODE_ENV: 'test',
         PORT: '3000',
         RUNTIME: 'docker',
@@ -84,6 +89,8 @@ export function useBuilderApp(options: { suite: string; previewPorts: [number, n
       () => web?.stop(),
       () => api?.stop(),
       () => enabled && removeLabelled(`${WORKSPACE_LABELS.deployment}=${deploymentId}`),
+      // The workspaces' own file systems (the kernel-enforced storage limit), should any be left.
+      () => dataDir && releaseLoopDevicesUnder(dataDir),
       () => db?.drop(),
       () => dataDir && rmSync(dataDir, { recursive: true, force: true }),
     ]),
@@ -98,6 +105,9 @@ export function useBuilderApp(options: { suite: string; previewPorts: [number, n
       return enabled;
     },
     deploymentId,
+    get dataDir() {
+      return dataDir;
+    },
     get api() {
       return started(api);
     },
