@@ -46,9 +46,10 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
     } catch {
       // checked below
     }
-    // A probe the API takes as a valid create (a text/plain body is no body: defaults) starts a
-    // workspace: it is the suite's to remove like any other.
-    if (response.ok && typeof body?.id === 'string' && probe.path.startsWith('/api/v1/workspace/create')) t.sessionIds.add(body.id);
+    // A probe the API would take as a valid create starts a workspace: it is the suite's to remove
+    // like any other (none should: a body that is not JSON is refused, 415).
+    if (response.ok && typeof body?.id === 'string' && probe.path.startsWith('/api/v1/workspace/create'))
+      t.sessionIds.add(body.id);
     return { status: response.status, body, text };
   }
 
@@ -222,6 +223,18 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       },
     ]);
+    // A body that is not JSON is refused before any route: no workspace starts on its defaults.
+    const before = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM workspace_sessions`);
+    const plain = await send({
+      method: 'POST',
+      path: '/api/v1/workspace/create',
+      token,
+      body: '{}',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(plain.status).toBe(415);
+    expect(plain.body.message).toMatch(/application\/json/);
+    expect(await t.db.query(`SELECT count(*)::int AS n FROM workspace_sessions`)).toEqual(before);
     // The session is unharmed by all of it (the sweep's well-authenticated restart calls may have
     // restarted it, which is no harm).
     const status = await t.api.request('GET', `/workspace/${id()}/status`, { token });
