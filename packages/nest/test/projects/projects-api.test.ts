@@ -241,6 +241,52 @@ describe.skipIf(!dockerReady)('projects and versions (Docker, PostgreSQL, file-s
     await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token });
   });
 
+  it('two sessions of one project on two backends: every write reaches both workspaces as one history', async () => {
+    const other = await t.startApp();
+    const user = await t.api.newUser('mirror');
+    const first = await createSession(user);
+    const second = await other.api.request('POST', '/workspace/create', {
+      token: user.token,
+      body: { projectId: first.projectId },
+    });
+    expect(second.status).toBe(201);
+    t.sessionIds.add(second.body.id);
+    expect((await other.api.waitForSettled(user.token, second.body.id)).status).toBe('running');
+    const readVia = async (api: typeof t.api, sessionId: string, path: string) =>
+      (await api.request('GET', `/workspace/${sessionId}/files/${path}`, { token: user.token })).body.content;
+
+    // Through one backend, then the other, quickly (each backend keeps the project's head between
+    // changes: the other's change must be seen, not an old head).
+    const a = await write(user, first.id, 'src/shared.txt', 'from the first backend\n');
+    const b = await other.api.request('PUT', `/workspace/${second.body.id}/files/src/shared.txt`, {
+      token: user.token,
+      body: { content: 'from the second backend\n' },
+    });
+    expect(b.status).toBe(200);
+    const c = await write(user, first.id, 'src/other.txt', 'third\n');
+    expect([a.version.number, b.body.version.number, c.version.number]).toEqual([2, 3, 4]);
+    for (const [api, sessionId] of [
+      [t.api, first.id],
+      [other.api, second.body.id],
+    ] as const) {
+      expect(await readVia(api, sessionId, 'src/shared.txt')).toBe('from the second backend\n');
+      expect(await readVia(api, sessionId, 'src/other.txt')).toBe('third\n');
+    }
+    const versions = await t.api.request('GET', `/projects/${first.projectId}/versions`, {
+      token: user.token,
+    });
+    expect(
+      versions.body.map((v: { number: number; authorSessionId: string }) => [v.number, v.authorSessionId]),
+    ).toEqual([
+      [4, first.id],
+      [3, second.body.id],
+      [2, first.id],
+      [1, null],
+    ]);
+    await t.api.request('DELETE', `/workspace/${first.id}`, { token: user.token });
+    await other.api.request('DELETE', `/workspace/${second.body.id}`, { token: user.token });
+  });
+
   it('exports the current version as a zip and a tar.gz whose files match the version', async () => {
     const user = await t.api.newUser('export');
     const project = await t.api.request('POST', '/projects', {

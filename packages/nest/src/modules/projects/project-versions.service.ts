@@ -48,6 +48,16 @@ export interface CommitResult {
   bytesStored: number;
 }
 
+/** A head as {@link ProjectVersionsService} keeps it between changes, with the project row's stamp. */
+interface CachedHead {
+  stamp: string;
+  version: ProjectVersion;
+  manifest: Manifest;
+}
+
+/** Projects whose head is kept in memory (the most recently changed). */
+const HEAD_CACHE_SIZE = 1_000;
+
 /** First key of the GC advisory lock ("bld" + 2); see {@link ProjectVersionsService}. */
 const LOCK_NAMESPACE = 0x626c6402;
 const GC_KEY = 1;
@@ -89,6 +99,9 @@ export class ProjectVersionsService {
     private readonly config: AppConfig,
   ) {}
 
+  /** Heads of recently changed projects (see {@link lockHead}). */
+  private readonly heads = new Map<string, CachedHead>();
+
   /** Creates a project whose first version (`template`) holds `files`; answers its id. */
   async createProject(
     userId: string,
@@ -126,7 +139,16 @@ export class ProjectVersionsService {
    * {@link ProjectNotFoundError} when the project is gone; nothing is recorded on any failure.
    */
   async commit(request: CommitRequest): Promise<CommitResult> {
-    return this.db.transaction(async (manager) => {
+    // Contents known up front go to the store while the transaction takes the project's lock (a
+    // put is durable, so it is the slowest step). Under the lock they are checked again: the GC may
+    // have removed a blob no version named between this put and the lock.
+    const early =
+      typeof request.changes === 'function'
+        ? Promise.resolve(0)
+        : this.blobs.ensure(request.changes.writes.map((write) => [blobHash(write.content), write.content]));
+    early.catch(() => undefined); // awaited below; a failure is the late put's to report
+    let committed: CachedHead | null = null;
+    const result = await this.db.transaction(async (manager) => {
       const head = await this.lockHead(manager, request.projectId);
       const requested =
         typeof request.changes === 'function' ? await request.changes(head, manager) : request.changes;
@@ -142,26 +164,30 @@ export class ProjectVersionsService {
               { manager, origin: request.origin ?? null, includeOrigin: request.applyToOrigin },
             )
           : Promise.resolve([]),
-        this.blobs.ensure(next.newBlobs),
+        early
+          .catch(() => 0)
+          .then(async (earlyBytes) => earlyBytes + (await this.blobs.ensure(next.newBlobs))),
       ]);
       if (next.changedPaths.length === 0 && head.version) {
-        return { version: head.version, outcome: 'unchanged', sessionsUpdated, bytesStored };
+        return { version: head.version, outcome: 'unchanged' as const, sessionsUpdated, bytesStored };
       }
       const amend = this.amendable(head, request, next.changedPaths);
       if (amend && head.version) {
         const path = next.changedPaths[0];
         const entry = next.manifest.get(path)!;
-        const [row]: VersionRow[] = await manager.query(
+        const [row]: Array<VersionRow & { stamp: string }> = await manager.query(
           // A SELECT at the top, so the driver answers rows (an UPDATE at the top answers [rows, count]).
           `WITH f AS (UPDATE project_version_files SET blob_hash = $3, size = $4 WHERE version_id = $1 AND path = $2),
-                p AS (UPDATE projects SET updated_at = now() WHERE id = $6),
+                p AS (UPDATE projects SET updated_at = now() WHERE id = $6 RETURNING updated_at::text AS stamp),
                 v AS (UPDATE project_versions SET total_size = $5, updated_at = now() WHERE id = $1 RETURNING ${VERSION_COLUMNS})
-           SELECT * FROM v`,
+           SELECT v.*, p.stamp FROM v, p`,
           [head.version.id, path, entry.hash, entry.size, totalSize(next.manifest), request.projectId],
         );
-        return { version: toVersion(row), outcome: 'amended', sessionsUpdated, bytesStored };
+        const version = toVersion(row);
+        committed = { stamp: row.stamp, version, manifest: next.manifest };
+        return { version, outcome: 'amended' as const, sessionsUpdated, bytesStored };
       }
-      const version = await this.insertVersion(
+      const { version, stamp } = await this.insertVersion(
         manager,
         request.projectId,
         (head.version?.number ?? 0) + 1,
@@ -173,8 +199,12 @@ export class ProjectVersionsService {
           changedPaths: next.changedPaths,
         },
       );
-      return { version, outcome: 'created', sessionsUpdated, bytesStored };
+      committed = { stamp, version, manifest: next.manifest };
+      return { version, outcome: 'created' as const, sessionsUpdated, bytesStored };
     });
+    // Only once the transaction committed: the next change of the project starts from it.
+    if (committed) this.remember(request.projectId, committed);
+    return result;
   }
 
   /**
@@ -329,26 +359,41 @@ export class ProjectVersionsService {
     return toManifest(row.files);
   }
 
-  /** Locks the project row (and takes the GC lock shared), then reads its head with a fresh snapshot. */
+  /**
+   * Locks the project row (and takes the GC lock shared), then reads its head with a fresh
+   * snapshot. The head read last time is reused while the project row's `updated_at` (its stamp) is
+   * unchanged: every change of the head, here or in another backend, sets it.
+   */
   private async lockHead(manager: EntityManager, projectId: string): Promise<Head> {
-    const locked: Array<{ head_version_id: string | null }> = await manager.query(
-      `SELECT head_version_id, pg_advisory_xact_lock_shared($2::int, $3::int)::text AS gc
+    const locked: Array<{ head_version_id: string | null; stamp: string; now: Date }> = await manager.query(
+      `SELECT head_version_id, updated_at::text AS stamp, now() AS now,
+              pg_advisory_xact_lock_shared($2::int, $3::int)::text AS gc
          FROM projects WHERE id = $1 FOR UPDATE`,
       [projectId, LOCK_NAMESPACE, GC_KEY],
     );
-    if (locked.length === 0) throw new ProjectNotFoundError(projectId);
-    const headId = locked[0].head_version_id;
+    if (locked.length === 0) {
+      this.heads.delete(projectId);
+      throw new ProjectNotFoundError(projectId);
+    }
+    const { head_version_id: headId, stamp, now } = locked[0];
     if (!headId) return { projectId, version: null, manifest: new Map(), recent: false };
-    // A second statement: it sees what a change committed while this one waited for the lock.
-    const [row]: Array<VersionRow & { recent: boolean; files: Array<[string, string, number]> | null }> =
-      await manager.query(
-        `SELECT ${VERSION_COLUMNS},
-              updated_at > now() - ($2::int * interval '1 millisecond') AS recent,
-              (SELECT json_agg(json_build_array(f.path, f.blob_hash, f.size)) FROM project_version_files f WHERE f.version_id = v.id) AS files
-         FROM project_versions v WHERE v.id = $1`,
-        [headId, this.config.versions.groupWindowMs],
-      );
-    return { projectId, version: toVersion(row), manifest: toManifest(row.files), recent: row.recent };
+    let cached = this.heads.get(projectId);
+    if (!cached || cached.stamp !== stamp || cached.version.id !== headId) {
+      // A second statement: it sees what a change committed while this one waited for the lock.
+      const [row]: Array<VersionRow & { files: Array<[string, string, number]> | null }> =
+        await manager.query(
+          `SELECT ${VERSION_COLUMNS},
+                (SELECT json_agg(json_build_array(f.path, f.blob_hash, f.size)) FROM project_version_files f WHERE f.version_id = v.id) AS files
+           FROM project_versions v WHERE v.id = $1`,
+          [headId],
+        );
+      cached = { stamp, version: toVersion(row), manifest: toManifest(row.files) };
+      this.remember(projectId, cached);
+    }
+    // The database's clock, as the version's own time was written with it.
+    const recent =
+      Date.parse(cached.version.updatedAt) > new Date(now).getTime() - this.config.versions.groupWindowMs;
+    return { projectId, version: cached.version, manifest: cached.manifest, recent };
   }
 
   /**
@@ -387,9 +432,9 @@ export class ProjectVersionsService {
       restoredFromVersionId: string | null;
       changedPaths: string[];
     },
-  ): Promise<ProjectVersion> {
+  ): Promise<{ version: ProjectVersion; stamp: string }> {
     const paths = [...manifest.keys()];
-    const [row]: VersionRow[] = await manager.query(
+    const [row]: Array<VersionRow & { stamp: string }> = await manager.query(
       `WITH v AS (
          INSERT INTO project_versions (project_id, number, kind, author_session_id, restored_from_version_id, changed_paths, file_count, total_size)
          VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8)
@@ -399,8 +444,9 @@ export class ProjectVersionsService {
          SELECT v.id, t.path, t.hash, t.size FROM v, unnest($9::text[], $10::text[], $11::int[]) AS t(path, hash, size)
        ), p AS (
          UPDATE projects SET head_version_id = v.id, head_number = v.number, updated_at = now() FROM v WHERE projects.id = $1
+         RETURNING projects.updated_at::text AS stamp
        )
-       SELECT ${VERSION_COLUMNS} FROM v`,
+       SELECT v.*, p.stamp FROM v, p`,
       [
         projectId,
         number,
@@ -415,7 +461,14 @@ export class ProjectVersionsService {
         paths.map((path) => manifest.get(path)!.size),
       ],
     );
-    return toVersion(row);
+    return { version: toVersion(row), stamp: row.stamp };
+  }
+
+  /** Keeps a project's head for its next change (see {@link lockHead}). */
+  private remember(projectId: string, head: CachedHead): void {
+    if (this.heads.size >= HEAD_CACHE_SIZE) this.heads.delete(this.heads.keys().next().value as string);
+    this.heads.delete(projectId);
+    this.heads.set(projectId, head);
   }
 }
 
