@@ -71,7 +71,10 @@ export class AppConfig {
   readonly pool: { size: number };
 
   readonly preview: { mode: Env['PREVIEW_MODE']; host: string; domain: string };
-  readonly files: { maxBytes: number; bodyLimitBytes: number };
+  readonly files: { maxBytes: number; bodyLimitBytes: number; maxEditEntries: number };
+
+  /** The compile verdict of every change through the files API (see modules/workspace/verdict). */
+  readonly verdict: { settleMs: number; timeoutMs: number; maxPages: number };
 
   /** Where project blobs live (see shared/storage). Secrets are never logged. */
   readonly objectStore:
@@ -151,7 +154,16 @@ export class AppConfig {
     // JSON escaping makes a body larger than the file it carries (newlines, quotes, \u escapes).
     // The body limit leaves room for that, so a file just over MAX_FILE_BYTES gets the precise
     // "file too large" 400 and only absurd bodies hit the parser's 413.
-    this.files = { maxBytes: env.MAX_FILE_BYTES, bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024 };
+    this.files = {
+      maxBytes: env.MAX_FILE_BYTES,
+      bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024,
+      maxEditEntries: env.MAX_EDIT_ENTRIES,
+    };
+    this.verdict = {
+      settleMs: env.VERDICT_SETTLE_MS,
+      timeoutMs: env.VERDICT_TIMEOUT_MS,
+      maxPages: env.VERDICT_MAX_PAGES,
+    };
     const s3 =
       env.OBJECT_STORE === 's3' || (env.OBJECT_STORE === 'auto' && Boolean(env.S3_ENDPOINT || env.S3_BUCKET));
     this.objectStore = s3

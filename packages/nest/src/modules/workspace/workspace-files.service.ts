@@ -1,12 +1,22 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { WorkspaceStatus } from '@builder/shared';
+import { type FileTreeEntry, type Verdict, WorkspaceStatus } from '@builder/shared';
+import type { Logger } from 'pino';
 import { AppConfig } from '../../config/app-config';
 import { InvalidFileError } from '../../shared/errors/invalid-file.error';
 import { ProjectNotFoundError } from '../../shared/errors/project-not-found.error';
 import { WorkspaceConflictError } from '../../shared/errors/workspace-conflict.error';
 import { WorkspaceNotFoundError } from '../../shared/runtime/runtime.errors';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
-import type { FileContentDto, FileTreeDto, WriteFileResultDto } from './dto/workspace-file.dto';
+import { ROOT_LOGGER } from '../../shared/logging/logging.module';
+import type {
+  FileContentDto,
+  FileTreeDto,
+  WriteFileResultDto,
+  WrittenVersionDto,
+} from './dto/workspace-file.dto';
+import { type FileChange, parseFileWrite } from './edit-batch.validation';
+import { ProjectSyncService } from './project-sync.service';
+import { WorkspaceVerdictService } from './verdict/workspace-verdict.service';
 import { ProjectVersionsService } from '../projects/project-versions.service';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
 import { parseWorkspacePath } from '../../shared/paths/workspace-file-path';
@@ -29,14 +39,19 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     { userId: string; containerId: string; projectId: string | null; until: number }
   >();
   private readonly offStatus: () => void;
+  private readonly log: Logger;
 
   constructor(
     private readonly config: AppConfig,
     private readonly sessions: WorkspaceSessionRepository,
     private readonly versions: ProjectVersionsService,
+    private readonly sync: ProjectSyncService,
+    private readonly verdicts: WorkspaceVerdictService,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    @Inject(ROOT_LOGGER) logger: Logger,
     events: WorkspaceEventsService,
   ) {
+    this.log = logger.child({ context: 'WorkspaceFiles' });
     this.offStatus = events.on('status', (event) => this.running.delete(event.sessionId));
   }
 
@@ -45,8 +60,7 @@ export class WorkspaceFilesService implements OnModuleDestroy {
   }
 
   async list(userId: string, id: string): Promise<FileTreeDto> {
-    const containerId = requireRunning(await this.workspaceOf(userId, id));
-    return { entries: await this.forgetIfGone(id, this.runtime.listFiles(containerId)) };
+    return { entries: await this.tree(await this.runningWorkspace(userId, id)) };
   }
 
   async read(userId: string, id: string, rawPath: unknown): Promise<FileContentDto> {
@@ -65,44 +79,111 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     }
   }
 
-  async write(userId: string, id: string, rawPath: unknown, content: unknown): Promise<WriteFileResultDto> {
-    const session = await this.workspaceOf(userId, id);
-    const path = parseWorkspacePath(rawPath, { forWrite: true });
-    if (typeof content !== 'string') throw new InvalidFileError('content must be a string');
-    const bytes = Buffer.from(content, 'utf8');
-    if (bytes.length > this.config.files.maxBytes) {
-      throw new InvalidFileError(
-        `content is ${bytes.length} bytes; the limit is ${this.config.files.maxBytes} bytes (MAX_FILE_BYTES)`,
-      );
-    }
-    const containerId = requireRunning(session);
+  /** `PUT .../files/<path>`: one file, grouped with quick rewrites of it into one version. */
+  async write(
+    userId: string,
+    id: string,
+    rawPath: unknown,
+    content: unknown,
+    options: { verify: boolean } = { verify: false },
+  ): Promise<WriteFileResultDto> {
+    const owned = await this.workspaceOf(userId, id);
+    const write = parseFileWrite(rawPath, content, this.config.files.maxBytes);
+    const session = { id, containerId: requireRunning(owned), projectId: owned.projectId };
+    const applied = await this.applyChange(
+      session,
+      { writes: [write], deletes: [] },
+      { ...options, groupable: true },
+    );
+    return { path: write.path, size: write.content.length, version: applied.version, ...applied.verdict };
+  }
+
+  /**
+   * The one way a change (writes and deletes, already validated) reaches a running workspace: a
+   * single PUT, an edit batch, a delete, a move. The change reaches the workspace (and any other
+   * session of the project) and becomes one version in one step under the project's lock; the
+   * answer comes once both are durable. When it fails part-way, the workspace's changed paths are
+   * put back as the project has them (`created`: written paths that were new, removed again).
+   * The compile verdict follows behind the answer, or before it with `verify`.
+   */
+  async applyChange(
+    session: RunningWorkspace,
+    change: FileChange,
+    options: { verify: boolean; groupable?: boolean; created?: Set<string> },
+  ): Promise<{ version: WrittenVersionDto | null; verdict?: Verdict }> {
+    const startedAt = performance.now();
+    let version: WrittenVersionDto | null = null;
     if (!session.projectId || !this.config.versions.enabled) {
-      await this.forgetIfGone(id, this.runtime.writeFile(containerId, path, bytes));
-      return { path, size: bytes.length, version: null };
-    }
-    // The write reaches the workspace (and any other session of the project) and becomes part of
-    // a version in one step under the project's lock; the answer comes once both are durable.
-    try {
-      const result = await this.forgetIfGone(
-        id,
-        this.versions.commit({
-          projectId: session.projectId,
-          kind: 'edit',
-          authorSessionId: id,
-          origin: { sessionId: id, workspaceId: containerId },
-          applyToOrigin: true,
-          groupable: true,
-          changes: { writes: [{ path, content: bytes }], deletes: [] },
-        }),
-      );
-      return { path, size: bytes.length, version: { id: result.version.id, number: result.version.number } };
-    } catch (error) {
-      if (error instanceof ProjectNotFoundError) {
-        throw new WorkspaceConflictError(
-          `the project of session ${id} was deleted; its files can no longer be saved`,
+      await this.forgetIfGone(session.id, this.runtime.applyChanges(session.containerId, change));
+    } else {
+      try {
+        const result = await this.forgetIfGone(
+          session.id,
+          this.versions.commit({
+            projectId: session.projectId,
+            kind: 'edit',
+            authorSessionId: session.id,
+            origin: { sessionId: session.id, workspaceId: session.containerId },
+            applyToOrigin: true,
+            groupable: options.groupable ?? false,
+            changes: change,
+          }),
         );
+        version = { id: result.version.id, number: result.version.number };
+      } catch (error) {
+        if (error instanceof ProjectNotFoundError) {
+          throw new WorkspaceConflictError(
+            `the project of session ${session.id} was deleted; its files can no longer be saved`,
+          );
+        }
+        await this.revert(session, change, options.created);
+        throw error;
       }
-      throw error;
+    }
+    const verdict = this.verdicts.judge(session.id, {
+      workspaceId: session.containerId,
+      ...change,
+      startedAt,
+    });
+    return { version, verdict: options.verify ? await verdict : undefined };
+  }
+
+  /**
+   * A running session of the caller, with its workspace: what file calls work on. Throws 404 for
+   * another user's or an unknown session, 409 when it is not running.
+   */
+  async runningWorkspace(userId: string, id: string): Promise<RunningWorkspace> {
+    const session = await this.workspaceOf(userId, id);
+    return { id, containerId: requireRunning(session), projectId: session.projectId };
+  }
+
+  /** Reads a running workspace's files and folders, forgetting a workspace that is gone. */
+  tree(session: RunningWorkspace): Promise<FileTreeEntry[]> {
+    return this.forgetIfGone(session.id, this.runtime.listFiles(session.containerId));
+  }
+
+  /** Reads a file of a running workspace (for a move), refusing one larger than a write may be. */
+  async readBytes(session: RunningWorkspace, path: string): Promise<Buffer> {
+    const content = await this.forgetIfGone(session.id, this.runtime.readFile(session.containerId, path));
+    if (content.length > this.config.files.maxBytes) {
+      throw new InvalidFileError(
+        `${path} is ${content.length} bytes; files over ${this.config.files.maxBytes} bytes (MAX_FILE_BYTES) cannot be moved through the API`,
+      );
+    }
+    return content;
+  }
+
+  /** Best effort: the workspace's copy of a failed change's paths, back to the project's. */
+  private async revert(session: RunningWorkspace, change: FileChange, created?: Set<string>): Promise<void> {
+    if (!session.projectId) return;
+    const paths = [...change.writes.map((write) => write.path), ...change.deletes];
+    try {
+      await this.sync.revert(session.projectId, session.containerId, paths, created ?? new Set());
+    } catch (error) {
+      this.log.warn(
+        { err: error, sessionId: session.id, paths },
+        'a failed change could not be undone in the workspace; its files differ from the project until the next change or restore',
+      );
     }
   }
 
@@ -150,8 +231,15 @@ export class WorkspaceFilesService implements OnModuleDestroy {
   }
 }
 
+/** A session whose dev server runs: its id, its workspace and its project. */
+export interface RunningWorkspace {
+  id: string;
+  containerId: string;
+  projectId: string | null;
+}
+
 /** Files are served only while the dev server runs; answers the session's workspace id. */
-function requireRunning(session: Pick<WorkspaceSessionEntity, 'status' | 'containerId'>): string {
+export function requireRunning(session: Pick<WorkspaceSessionEntity, 'status' | 'containerId'>): string {
   if (session.status !== WorkspaceStatus.Running || !session.containerId) {
     throw new WorkspaceConflictError(
       `workspace is ${session.status}; its files are available while it is running`,

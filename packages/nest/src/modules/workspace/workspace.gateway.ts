@@ -36,7 +36,7 @@ type WorkspaceNamespace = Namespace<
 >;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RELAYED: WorkspaceEventName[] = ['build-status', 'hmr-update', 'status', 'error', 'log'];
+const RELAYED: WorkspaceEventName[] = ['build-status', 'hmr-update', 'status', 'error', 'ok', 'log'];
 /** Start-up steps kept per session, so a page that subscribes after `create` answered still sees them all. */
 const STEP_HISTORY_LIMIT = 20;
 

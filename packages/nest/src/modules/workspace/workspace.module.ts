@@ -11,7 +11,9 @@ import { WarmPoolService } from './pool/warm-pool.service';
 import { PortAllocator } from './port-allocator.service';
 import { ProjectSyncService } from './project-sync.service';
 import { START_QUEUE, StartQueue } from './start-queue';
+import { WorkspaceVerdictService } from './verdict/workspace-verdict.service';
 import { WorkspaceController } from './workspace.controller';
+import { WorkspaceEditsService } from './workspace-edits.service';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceGateway } from './workspace.gateway';
@@ -45,6 +47,8 @@ import { WorkspaceService } from './workspace.service';
   providers: [
     WorkspaceService,
     WorkspaceFilesService,
+    WorkspaceEditsService,
+    WorkspaceVerdictService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
     WorkspaceGateway,

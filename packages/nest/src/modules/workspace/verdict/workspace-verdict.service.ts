@@ -1,0 +1,419 @@
+import { Agent } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { type CompileError, type Verdict, WorkspaceStatus } from '@builder/shared';
+import type { Logger } from 'pino';
+import { AppConfig } from '../../../config/app-config';
+import { ROOT_LOGGER } from '../../../shared/logging/logging.module';
+import { HttpProbe, type ProbeResult } from '../../../shared/runtime/http-probe.service';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceAddress,
+  type WorkspaceFileContent,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
+import { HmrRelayService } from '../hmr/hmr-relay.service';
+import type { ViteHmrMessage } from '../hmr/vite-hmr.client';
+import { WorkspaceEventsService } from '../workspace-events.service';
+import { affectsEveryPage, pageRoute, type VerdictTarget, verdictTargets } from './verdict-targets';
+
+/** A change the files API applied to a running session's workspace. */
+export interface AppliedChange {
+  workspaceId: string;
+  writes: WorkspaceFileContent[];
+  deletes: string[];
+  /** `performance.now()` just before the change was applied. */
+  startedAt: number;
+}
+
+/** What Astro's dev server appends when a page failed after its answer had begun (status 200). */
+const LATE_FAILURE_TAIL = '<script type="module" src="/@vite/client"></script>';
+/**
+ * Astro reports a page that failed to render on the HMR socket 200 ms after its 500 answer, once it
+ * has highlighted the code frame: 0.3-0.5 s measured here, ~3 s for a dev server's first error (its
+ * highlighter loads then). Vite reports a failed module before answering. The bound only matters
+ * when no report comes at all (the relay is not connected).
+ */
+const ERROR_REPORT_WAIT_MS = 10_000;
+/** A page created by the change is routed once the dev server's watcher saw it (~150 ms here). */
+const NEW_PAGE_WAIT_MS = 3_000;
+/** The workspace's file list (for its pages) is read again when older than this. */
+const FILE_LIST_TTL_MS = 60_000;
+const POLL_MS = 25;
+
+interface PendingChange extends AppliedChange {
+  /** Changed paths whose compiled module the dev server may hold from before the change. */
+  mayBeCached: string[];
+  done: (verdict: Verdict) => void;
+}
+
+/** What a session's verdicts keep between changes. */
+interface SessionVerdicts {
+  workspaceId: string;
+  queue: PendingChange[];
+  running: boolean;
+  ended: boolean;
+  /** When the dev server last reported each path (`performance.now()`). */
+  heard: Map<string, number>;
+  /** Errors the dev server reported while a round compiles; null between rounds. */
+  collecting: CompileError[] | null;
+  /** Called on every report, so waits end at once. */
+  wake: Set<() => void>;
+  files: { paths: Set<string>; at: number } | null;
+  /** The dev server's address, kept until a request to it finds nobody there. */
+  address: WorkspaceAddress | null;
+}
+
+/** A target and how the dev server answered it. */
+interface Outcome {
+  target: VerdictTarget;
+  /** `suspect`: answered 200 but may have failed mid-render (an error report would say so). */
+  status: 'ok' | 'failed' | 'suspect';
+  /** The dev server sends details of this failure on its HMR socket (not when it did not answer). */
+  reported: boolean;
+  message?: string;
+}
+
+/**
+ * The compile verdict of every change made through the files API, with or without a browser.
+ *
+ * Astro compiles a page when it is requested, so after a change the backend requests what the
+ * change affects (see {@link verdictTargets}) from the dev server itself, through the runtime's
+ * address, and reads the outcome: a page answers 500 (or, failing mid-render, ends with the Vite
+ * client tag alone) and the details follow on the dev server's HMR socket, which the HMR relay
+ * holds; a style module answers 500 and reports at once. The verdict is `ok` or the errors, sent
+ * to the owner's socket (`ok`, `error`) and answered to a `verify` request.
+ *
+ * A request made before the dev server's file watcher saw the change would be answered from the
+ * modules it compiled before. So each round first waits until the dev server has reported every
+ * changed path it may hold compiled (it reports a change of any module it loaded, browser or not),
+ * bounded by VERDICT_SETTLE_MS: a file it never loaded is never reported, and cannot be stale.
+ *
+ * Rounds of one session run one at a time; a change joins the next round that starts after it was
+ * applied, so a verdict never answers for a change made after the compile it reports on began, nor
+ * a later one for an earlier change. Changes made during a round are judged together in the next.
+ */
+@Injectable()
+export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
+  private readonly log: Logger;
+  private readonly states = new Map<string, SessionVerdicts>();
+  /** Connections to dev servers are kept: a verdict is a few requests, often seconds apart. */
+  private readonly agent = new Agent({
+    keepAlive: true,
+    timeout: 4_000,
+    maxFreeSockets: 2,
+    scheduling: 'lifo',
+  });
+  private readonly unsubscribers: Array<() => void> = [];
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly relay: HmrRelayService,
+    private readonly events: WorkspaceEventsService,
+    private readonly probe: HttpProbe,
+    @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    @Inject(ROOT_LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ context: 'Verdict' });
+  }
+
+  onModuleInit(): void {
+    this.unsubscribers.push(
+      this.relay.observe((sessionId, message) => this.hear(sessionId, message)),
+      this.events.on('status', (event) => {
+        if (event.status !== WorkspaceStatus.Running)
+          this.end(event.sessionId, `the workspace is ${event.status}`);
+      }),
+    );
+  }
+
+  onModuleDestroy(): void {
+    for (const off of this.unsubscribers.splice(0)) off();
+    for (const sessionId of [...this.states.keys()]) this.end(sessionId, 'the backend is shutting down');
+    this.agent.destroy();
+  }
+
+  /**
+   * Judges a change applied to a running session's workspace: answers its verdict once the dev
+   * server compiled what it affects, and tells the session's sockets. Never rejects.
+   */
+  judge(sessionId: string, change: AppliedChange): Promise<Verdict> {
+    let state = this.states.get(sessionId);
+    if (!state || state.workspaceId !== change.workspaceId) {
+      if (state) this.end(sessionId, 'the session has a new workspace');
+      state = {
+        workspaceId: change.workspaceId,
+        queue: [],
+        running: false,
+        ended: false,
+        heard: new Map(),
+        collecting: null,
+        wake: new Set(),
+        files: null,
+        address: null,
+      };
+      this.states.set(sessionId, state);
+    }
+    const files = state.files?.paths;
+    // A file the workspace did not hold cannot be compiled in the dev server yet. Unknown (the
+    // list not read yet): assume it may be.
+    const mayBeCached = [
+      ...change.writes.map((write) => write.path).filter((path) => !files || files.has(path)),
+      ...change.deletes,
+    ];
+    for (const write of change.writes) files?.add(write.path);
+    for (const path of change.deletes) files?.delete(path);
+    const verdict = new Promise<Verdict>((done) => state.queue.push({ ...change, mayBeCached, done }));
+    this.schedule(sessionId, state);
+    return verdict;
+  }
+
+  private schedule(sessionId: string, state: SessionVerdicts): void {
+    if (state.running || state.queue.length === 0 || state.ended) return;
+    state.running = true;
+    const batch = state.queue.splice(0);
+    void this.round(sessionId, state, batch)
+      .catch((error: unknown): Verdict => {
+        this.log.warn({ err: error, sessionId }, 'a verdict failed');
+        return { ok: false, errors: [{ message: `the change could not be compiled: ${String(error)}` }] };
+      })
+      .then((verdict) => {
+        for (const change of batch) change.done(verdict);
+        state.running = false;
+        this.schedule(sessionId, state);
+      });
+  }
+
+  private async round(sessionId: string, state: SessionVerdicts, batch: PendingChange[]): Promise<Verdict> {
+    const started = performance.now();
+    // The files as the batch leaves them: a later write or delete of a path wins.
+    const final = new Map<string, Buffer | null>();
+    for (const change of batch) {
+      for (const write of change.writes) final.set(write.path, write.content);
+      for (const path of change.deletes) final.set(path, null);
+    }
+    const change = {
+      writes: [...final].filter(([, content]) => content !== null).map(([path]) => path),
+      deletes: [...final].filter(([, content]) => content === null).map(([path]) => path),
+    };
+    // Opening is idempotent; after a backend restart it makes the relay the verdict listens to.
+    await this.relay.open(sessionId, state.workspaceId);
+    state.collecting = [];
+    let outcomes: Outcome[];
+    let errors: CompileError[];
+    try {
+      await this.until(state, () => this.heardAll(state, batch), started + this.config.verdict.settleMs);
+      const pages = affectsEveryPage(change) ? await this.pageFiles(state) : [];
+      const targets = verdictTargets(change, pages, this.config.verdict.maxPages);
+      outcomes = await this.compile(state, targets, new Set(change.writes), started);
+      errors = await this.errorsOf(state, outcomes, final);
+    } finally {
+      state.collecting = null;
+    }
+    if (state.ended) return endedVerdict('the workspace stopped before its pages were compiled');
+    const paths = [...final.keys()].sort();
+    const at = new Date().toISOString();
+    if (errors.length === 0) {
+      this.events.emit('ok', { sessionId, paths, checked: outcomes.map((o) => o.target.url), at });
+    }
+    for (const error of errors) this.events.emit('error', { sessionId, ...error, paths, at });
+    return { ok: errors.length === 0, errors };
+  }
+
+  /** Whether the dev server reported, since each change began, every path it may hold compiled. */
+  private heardAll(state: SessionVerdicts, batch: PendingChange[]): boolean {
+    return batch.every((change) =>
+      change.mayBeCached.every((path) => (state.heard.get(path) ?? -Infinity) > change.startedAt),
+    );
+  }
+
+  /** Requests each target in turn, within the verdict's time budget; answers how each went. */
+  private async compile(
+    state: SessionVerdicts,
+    targets: VerdictTarget[],
+    written: Set<string>,
+    started: number,
+  ): Promise<Outcome[]> {
+    if (targets.length === 0) return [];
+    const deadline = started + this.config.verdict.settleMs + this.config.verdict.timeoutMs;
+    state.address ??= await this.runtime.address(state.workspaceId);
+    const origin = `http://${state.address.host}:${state.address.port}`;
+    const outcomes: Outcome[] = [];
+    for (const target of targets) {
+      const request = (): Promise<ProbeResult> | ProbeResult => {
+        const left = deadline - performance.now();
+        if (left <= 0) return { status: null, error: `not within ${this.config.verdict.timeoutMs} ms` };
+        return this.probe.get(origin + target.url, { timeoutMs: left, keepBody: true, agent: this.agent });
+      };
+      let answer = await request();
+      // A page the change created is routed once the watcher saw it.
+      const routedBy = started + this.config.verdict.settleMs + NEW_PAGE_WAIT_MS;
+      while (
+        answer.status === 404 &&
+        target.kind === 'page' &&
+        written.has(target.file) &&
+        performance.now() < routedBy &&
+        !state.ended
+      ) {
+        await sleep(POLL_MS);
+        answer = await request();
+      }
+      if (answer.status === null) state.address = null;
+      outcomes.push(outcomeOf(target, answer));
+    }
+    return outcomes;
+  }
+
+  /**
+   * The errors of a round: what the dev server reported while it ran (deduplicated, attributed to
+   * a changed file when the dev server names none), once every failure it reports has arrived, or
+   * failed targets' own answers when it reported nothing. Reports that came while every target
+   * compiled are about an earlier state (a browser's render of it): not this change's.
+   */
+  private async errorsOf(
+    state: SessionVerdicts,
+    outcomes: Outcome[],
+    contents: Map<string, Buffer | null>,
+  ): Promise<CompileError[]> {
+    const collected = state.collecting ?? [];
+    const reported = outcomes.filter((o) => o.status !== 'ok' && o.reported).length;
+    if (reported > 0)
+      await this.until(state, () => collected.length >= reported, performance.now() + ERROR_REPORT_WAIT_MS);
+    const errors: CompileError[] = [];
+    if (outcomes.some((o) => o.status !== 'ok')) {
+      const seen = new Set<string>();
+      for (const error of collected.map((e) => attribute(e, contents))) {
+        const key = `${error.file}:${error.line}:${error.column}:${error.message}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        errors.push(error);
+      }
+    }
+    const unexplained = errors.length === 0;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'failed' && (!outcome.reported || unexplained))
+        errors.push({ file: outcome.target.file, message: outcome.message ?? 'failed to compile' });
+    }
+    return errors;
+  }
+
+  /** The workspace's page files, from its file list (read again when old). */
+  private async pageFiles(state: SessionVerdicts): Promise<string[]> {
+    if (!state.files || performance.now() - state.files.at > FILE_LIST_TTL_MS) {
+      const entries = await this.runtime.listFiles(state.workspaceId);
+      state.files = {
+        paths: new Set(entries.filter((entry) => entry.type === 'file').map((entry) => entry.path)),
+        at: performance.now(),
+      };
+    }
+    return [...state.files.paths].filter((path) => pageRoute(path) !== null);
+  }
+
+  /** What the relay heard: reports of changed paths, and the errors of a running round (claimed). */
+  private hear(sessionId: string, message: ViteHmrMessage): boolean {
+    const state = this.states.get(sessionId);
+    if (!state) return false;
+    const now = performance.now();
+    if (message.type === 'update') for (const path of message.paths) state.heard.set(path, now);
+    let claimed = false;
+    if (message.type === 'error') {
+      const { type: _type, ...error } = message;
+      if (error.file) state.heard.set(error.file, now);
+      if (state.collecting) {
+        state.collecting.push(error);
+        claimed = true;
+      }
+    }
+    for (const wake of [...state.wake]) wake();
+    return claimed;
+  }
+
+  /** Resolves once `done()` holds, the deadline (`performance.now()`) passes or the session ends. */
+  private async until(state: SessionVerdicts, done: () => boolean, deadline: number): Promise<void> {
+    while (!done() && !state.ended) {
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const finish = (): void => {
+          clearTimeout(timer);
+          state.wake.delete(finish);
+          resolve();
+        };
+        const timer = setTimeout(finish, left);
+        state.wake.add(finish);
+      });
+    }
+  }
+
+  /** Forgets a session: changes still waiting get a verdict saying why none was made. */
+  private end(sessionId: string, reason: string): void {
+    const state = this.states.get(sessionId);
+    if (!state) return;
+    this.states.delete(sessionId);
+    state.ended = true;
+    for (const change of state.queue.splice(0)) change.done(endedVerdict(reason));
+    for (const wake of [...state.wake]) wake();
+  }
+}
+
+function endedVerdict(reason: string): Verdict {
+  return { ok: false, errors: [{ message: `no verdict: ${reason}` }] };
+}
+
+/** How the dev server answered a target. */
+function outcomeOf(target: VerdictTarget, answer: ProbeResult): Outcome {
+  const { status } = answer;
+  if (status === null) {
+    return {
+      target,
+      status: 'failed',
+      reported: false,
+      message: `the dev server did not answer ${target.url}: ${answer.error ?? 'no answer'}`,
+    };
+  }
+  if (status === 200) {
+    // A page that failed after its answer began: Astro ends it with the Vite client tag and
+    // reports the error; a page that is empty after its head would look the same, and then no
+    // report comes.
+    const late = target.kind === 'page' && (answer.body ?? '').trimEnd().endsWith(LATE_FAILURE_TAIL);
+    return { target, status: late ? 'suspect' : 'ok', reported: late };
+  }
+  if (status >= 500) {
+    return {
+      target,
+      status: 'failed',
+      reported: true,
+      message: `the dev server answered ${status} for ${target.url} and reported no details`,
+    };
+  }
+  return {
+    target,
+    status: 'failed',
+    reported: false,
+    message:
+      status === 404
+        ? `the dev server serves nothing at ${target.url} (404)`
+        : `the dev server answered ${status} for ${target.url}`,
+  };
+}
+
+/**
+ * An error the dev server reported without a file (a missing import: "Could not import
+ * `./Missing.astro`"), attributed to the first changed file that holds a name the message quotes.
+ */
+function attribute(error: CompileError, contents: Map<string, Buffer | null>): CompileError {
+  if (error.file) return error;
+  const quoted = [...error.message.matchAll(/[`"']([^`"'\s]{2,})[`"']/g)].map((match) => match[1]);
+  if (quoted.length === 0) return error;
+  for (const [path, content] of contents) {
+    if (!content) continue;
+    const lines = content.toString('utf8').split('\n');
+    for (let index = 0; index < lines.length; index++) {
+      for (const name of quoted) {
+        const column = lines[index].indexOf(name);
+        if (column >= 0) return { ...error, file: path, line: index + 1, column: column + 1 };
+      }
+    }
+  }
+  return error;
+}
