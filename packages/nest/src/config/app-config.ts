@@ -76,6 +76,9 @@ export class AppConfig {
   /** The compile verdict of every change through the files API (see modules/workspace/verdict). */
   readonly verdict: { settleMs: number; timeoutMs: number; maxPages: number };
 
+  /** Dev-server output relayed to sockets (see modules/workspace/logs). */
+  readonly devServerLogs: { replayLines: number; linesPerSecond: number };
+
   /** Where project blobs live (see shared/storage). Secrets are never logged. */
   readonly objectStore:
     | { kind: 'fs'; dir: string }
@@ -163,6 +166,10 @@ export class AppConfig {
       settleMs: env.VERDICT_SETTLE_MS,
       timeoutMs: env.VERDICT_TIMEOUT_MS,
       maxPages: env.VERDICT_MAX_PAGES,
+    };
+    this.devServerLogs = {
+      replayLines: env.DEV_SERVER_LOG_REPLAY_LINES,
+      linesPerSecond: env.DEV_SERVER_LOG_LINES_PER_SECOND,
     };
     const s3 =
       env.OBJECT_STORE === 's3' || (env.OBJECT_STORE === 'auto' && Boolean(env.S3_ENDPOINT || env.S3_BUCKET));

@@ -127,6 +127,11 @@ export const envSchema = z
     /** Most pages one verdict renders when a change can affect every page (a component, a layout). */
     VERDICT_MAX_PAGES: int(1, 100).default(10),
 
+    /** Dev-server output lines a socket subscriber gets again when it subscribes. */
+    DEV_SERVER_LOG_REPLAY_LINES: int(0, 2000).default(100),
+    /** Dev-server output lines per second relayed to sockets per session (more are counted, not sent). */
+    DEV_SERVER_LOG_LINES_PER_SECOND: int(1, 10_000).default(50),
+
     /**
      * Where project files (content-addressed blobs) are kept: `fs` (a folder of DATA_DIR, the
      * embedded default) or `s3` (any S3-compatible service). `auto`: `s3` when S3_ENDPOINT or

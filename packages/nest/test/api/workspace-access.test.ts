@@ -117,6 +117,7 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       ['DELETE', `/workspace/${id}/files/${PAGE}`, undefined],
       ['POST', `/workspace/${id}/files/move`, { from: PAGE, to: 'src/pages/moved.astro' }],
       ['POST', `/workspace/${id}/edits`, { writes: [{ path: PAGE, content: 'hacked' }], deletes: [] }],
+      ['GET', `/workspace/${id}/logs?tail=10`, undefined],
     ] as const;
 
   it('every route refuses a missing token and bad tokens with 401', async () => {
@@ -177,6 +178,7 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       ['PUT', '/workspace/1/files/x.txt'],
       ['DELETE', '/workspace/1/files/x.txt'],
       ['POST', '/workspace/1/edits'],
+      ['GET', '/workspace/1/logs'],
       ['GET', `/workspace/${sessionId}x/status`],
     ] as const;
     for (const [method, path] of cases) {
@@ -427,6 +429,7 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       ['DELETE', `/workspace/${sessionId}/files/${PAGE}`, undefined],
       ['POST', `/workspace/${sessionId}/edits`, { writes: [{ path: PAGE, content: 'late' }] }],
       ['POST', `/workspace/${sessionId}/files/move`, { from: PAGE, to: 'src/pages/late.astro' }],
+      ['GET', `/workspace/${sessionId}/logs`, undefined],
     ] as const) {
       expectErrorShape(await t.api.request(method, path, { token: owner.token, body }), 409);
     }

@@ -33,7 +33,9 @@ import {
   WriteFileDto,
   WriteFileResultDto,
 } from './dto/workspace-file.dto';
+import { LogsQueryDto, WorkspaceLogsDto } from './dto/workspace-logs.dto';
 import { WorkspaceSessionDto } from './dto/workspace-session.dto';
+import { WorkspaceLogsService } from './logs/workspace-logs.service';
 import { WorkspaceEditsService } from './workspace-edits.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceService } from './workspace.service';
@@ -58,6 +60,7 @@ export class WorkspaceController {
     private readonly workspaces: WorkspaceService,
     private readonly files: WorkspaceFilesService,
     private readonly edits: WorkspaceEditsService,
+    private readonly logs: WorkspaceLogsService,
   ) {}
 
   @Post('create')
@@ -218,5 +221,18 @@ export class WorkspaceController {
     @Body() dto: EditBatchDto,
   ): Promise<EditBatchResultDto> {
     return this.edits.edit(user.userId, id, dto);
+  }
+
+  @Get(':id/logs')
+  @ApiOperation({ summary: "The dev server's recent output lines (stdout and stderr), oldest first" })
+  @ApiResponse({ status: 200, type: WorkspaceLogsDto })
+  @ApiResponse({ status: 404, type: ApiErrorDto })
+  @ApiResponse({ status: 409, type: ApiErrorDto, description: 'The session is not running' })
+  async logsOf(
+    @CurrentUser() user: AuthenticatedUser,
+    @SessionId() id: string,
+    @Query() query: LogsQueryDto,
+  ): Promise<WorkspaceLogsDto> {
+    return { lines: await this.logs.tail(user.userId, id, query.tail ?? 100) };
   }
 }

@@ -7,6 +7,7 @@ import { ProjectsModule } from '../projects/projects.module';
 import { WorkspaceSessionEntity } from './entities/session.entity';
 import { HmrRelayService } from './hmr/hmr-relay.service';
 import { HostPortProbe } from './host-port-probe.service';
+import { WorkspaceLogsService } from './logs/workspace-logs.service';
 import { WarmPoolService } from './pool/warm-pool.service';
 import { PortAllocator } from './port-allocator.service';
 import { ProjectSyncService } from './project-sync.service';
@@ -49,6 +50,7 @@ import { WorkspaceService } from './workspace.service';
     WorkspaceFilesService,
     WorkspaceEditsService,
     WorkspaceVerdictService,
+    WorkspaceLogsService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
     WorkspaceGateway,
@@ -68,6 +70,7 @@ import { WorkspaceService } from './workspace.service';
     WorkspaceEventsService,
     WorkspaceSessionRepository,
     HmrRelayService,
+    WorkspaceLogsService,
     ProjectSyncService,
     START_QUEUE,
   ],
