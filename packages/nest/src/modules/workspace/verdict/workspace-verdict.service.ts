@@ -203,10 +203,24 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     let errors: CompileError[];
     try {
       await this.until(state, () => this.heardAll(state, batch), started + this.config.verdict.settleMs);
+      const settled = performance.now();
       const pages = affectsEveryPage(change) ? await this.pageFiles(state) : [];
       const targets = verdictTargets(change, pages, this.config.verdict.maxPages);
       outcomes = await this.compile(state, targets, new Set(change.writes), started);
+      const compiled = performance.now();
       errors = await this.errorsOf(state, outcomes, final);
+      this.log.debug(
+        {
+          sessionId,
+          changes: batch.length,
+          heard: this.heardAll(state, batch),
+          settleMs: Math.round(settled - started),
+          compileMs: Math.round(compiled - settled),
+          reportsMs: Math.round(performance.now() - compiled),
+          targets: outcomes.map((o) => `${o.target.url} ${o.status}`),
+        },
+        'verdict',
+      );
     } finally {
       state.collecting = null;
     }
