@@ -96,7 +96,12 @@ describe.skipIf(!dockerReady)('compile verdict of every write, with no browser o
     await write(user, id, INDEX, original.replace(HERO, 'Fixed without a browser'));
     const fixed = await nextVerdict(heard, since);
     expect(fixed.errors).toEqual([]);
-    expect(fixed.oks[0]).toMatchObject({ sessionId: id, paths: [INDEX], checked: ['/'] });
+    // The page, then the client script it loads (its `<script>` block).
+    expect(fixed.oks[0]).toMatchObject({
+      sessionId: id,
+      paths: [INDEX],
+      checked: ['/', '/src/pages/index.astro?astro&type=script&index=0&lang.ts'],
+    });
   });
 
   it('a broken import in a component the page uses: `error` naming the component; the fix: `ok`', async () => {
@@ -147,7 +152,33 @@ describe.skipIf(!dockerReady)('compile verdict of every write, with no browser o
     const fixed = await nextVerdict(heard, since);
     expect(fixed.errors).toEqual([]);
     // A component may be used by any page: every page is compiled.
-    expect(fixed.oks[0].checked).toEqual(['/']);
+    expect(fixed.oks[0].checked[0]).toBe('/');
+  });
+
+  it("a syntax error in the page's client script (the page itself renders): `error` at its line in the page", async () => {
+    const user = await t.runningSession('verdict-script');
+    const id = user.session.id;
+    const heard = await listen(user, id);
+    const original = await read(user, id, INDEX);
+    const anchor = "const button = document.getElementById('counter');";
+    const broken = original.replace(anchor, `${anchor}\n  const broken: = 1;`);
+
+    let since = counts(heard);
+    await write(user, id, INDEX, broken);
+    const failed = await nextVerdict(heard, since);
+    expect(failed.oks).toEqual([]);
+    expect(failed.errors[0]).toMatchObject({
+      file: INDEX,
+      line: broken.split('\n').findIndex((line) => line.includes('const broken')) + 1,
+      paths: [INDEX],
+    });
+    expect(failed.errors[0].message).toMatch(/Unexpected "="/);
+
+    since = counts(heard);
+    await write(user, id, INDEX, original);
+    const fixed = await nextVerdict(heard, since);
+    expect(fixed.errors).toEqual([]);
+    expect(fixed.oks.length).toBe(1);
   });
 
   it('a CSS syntax error: `error` naming the style file and line; the fix: `ok`', async () => {

@@ -15,6 +15,7 @@ import {
 import { HmrRelayService } from '../hmr/hmr-relay.service';
 import type { ViteHmrMessage } from '../hmr/vite-hmr.client';
 import { WorkspaceEventsService } from '../workspace-events.service';
+import { fileLineOfScript, scriptIndex } from './script-lines';
 import { affectsEveryPage, pageRoute, type VerdictTarget, verdictTargets } from './verdict-targets';
 
 /** A change the files API applied to a running session's workspace. */
@@ -40,6 +41,14 @@ const NEW_PAGE_WAIT_MS = 3_000;
 /** The workspace's file list (for its pages) is read again when older than this. */
 const FILE_LIST_TTL_MS = 60_000;
 const POLL_MS = 25;
+/**
+ * The client scripts of a page as its dev-server HTML loads them (`<script>` blocks of the page and
+ * of the components it renders). Vite compiles one only when it is requested: a page renders
+ * fine on the server with a script that fails in the browser.
+ */
+const PAGE_SCRIPT = /<script type="module" src="(\/[^"?]+\?astro&(?:amp;)?type=script[^"]*)"/g;
+/** Most client scripts one verdict compiles. */
+const MAX_SCRIPTS = 20;
 
 interface PendingChange extends AppliedChange {
   /** Changed paths whose compiled module the dev server may hold from before the change. */
@@ -79,9 +88,10 @@ interface Outcome {
  *
  * Astro compiles a page when it is requested, so after a change the backend requests what the
  * change affects (see {@link verdictTargets}) from the dev server itself, through the runtime's
- * address, and reads the outcome: a page answers 500 (or, failing mid-render, ends with the Vite
- * client tag alone) and the details follow on the dev server's HMR socket, which the HMR relay
- * holds; a style module answers 500 and reports at once. The verdict is `ok` or the errors, sent
+ * address, then the client scripts of the pages that rendered, and reads the outcome: a page
+ * answers 500 (or, failing mid-render, ends with the Vite client tag alone) and the details follow
+ * on the dev server's HMR socket, which the HMR relay holds; a module (a style, a script) answers
+ * 500 and reports at once. The verdict is `ok` or the errors, sent
  * to the owner's socket (`ok`, `error`) and answered to a `verify` request.
  *
  * A request made before the dev server's file watcher saw the change would be answered from the
@@ -89,9 +99,9 @@ interface Outcome {
  * changed path it may hold compiled (it reports a change of any module it loaded, browser or not),
  * bounded by VERDICT_SETTLE_MS: a file it never loaded is never reported, and cannot be stale.
  *
- * Rounds of one session run one at a time; a change joins the next round that starts after it was
- * applied, so a verdict never answers for a change made after the compile it reports on began, nor
- * a later one for an earlier change. Changes made during a round are judged together in the next.
+ * Rounds of one session run one at a time, and a change is judged by the first round that starts
+ * after it was applied: its verdict is never that of a compile that began before it. Changes made
+ * during a round are judged together in the next.
  */
 @Injectable()
 export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
@@ -198,7 +208,8 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     };
     // Opening is idempotent; after a backend restart it makes the relay the verdict listens to.
     await this.relay.open(sessionId, state.workspaceId);
-    state.collecting = [];
+    const collected: CompileError[] = [];
+    state.collecting = collected;
     let outcomes: Outcome[];
     let errors: CompileError[];
     try {
@@ -229,6 +240,10 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     const at = new Date().toISOString();
     if (errors.length === 0) {
       this.events.emit('ok', { sessionId, paths, checked: outcomes.map((o) => o.target.url), at });
+      // Reports that came while everything this change affects compiled are not its verdict, but
+      // still the dev server's word (a browser's request of a page's client script that failed):
+      // passed on as the relay would have.
+      for (const error of collected) this.events.emit('error', { sessionId, ...error, at });
     }
     for (const error of errors) this.events.emit('error', { sessionId, ...error, paths, at });
     return { ok: errors.length === 0, errors };
@@ -241,7 +256,10 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  /** Requests each target in turn, within the verdict's time budget; answers how each went. */
+  /**
+   * Requests each target in turn, within the verdict's time budget, and the client scripts of
+   * every page that rendered; answers how each went.
+   */
   private async compile(
     state: SessionVerdicts,
     targets: VerdictTarget[],
@@ -252,12 +270,15 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     const deadline = started + this.config.verdict.settleMs + this.config.verdict.timeoutMs;
     state.address ??= await this.runtime.address(state.workspaceId);
     const origin = `http://${state.address.host}:${state.address.port}`;
+    const queue = [...targets];
+    const queued = new Set(targets.map((target) => target.url));
     const outcomes: Outcome[] = [];
-    for (const target of targets) {
+    for (let target = queue.shift(); target; target = queue.shift()) {
+      const url = target.url;
       const request = (): Promise<ProbeResult> | ProbeResult => {
         const left = deadline - performance.now();
         if (left <= 0) return { status: null, error: `not within ${this.config.verdict.timeoutMs} ms` };
-        return this.probe.get(origin + target.url, { timeoutMs: left, keepBody: true, agent: this.agent });
+        return this.probe.get(origin + url, { timeoutMs: left, keepBody: true, agent: this.agent });
       };
       let answer = await request();
       // A page the change created is routed once the watcher saw it.
@@ -273,7 +294,15 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
         answer = await request();
       }
       if (answer.status === null) state.address = null;
-      outcomes.push(outcomeOf(target, answer));
+      const outcome = outcomeOf(target, answer);
+      outcomes.push(outcome);
+      if (target.kind !== 'page' || outcome.status !== 'ok') continue;
+      for (const [, src] of (answer.body ?? '').matchAll(PAGE_SCRIPT)) {
+        const script = src.replace(/&amp;/g, '&');
+        if (queued.has(script) || queued.size >= targets.length + MAX_SCRIPTS) continue;
+        queued.add(script);
+        queue.push({ kind: 'module', url: script, file: script.slice(1).split('?')[0] });
+      }
     }
     return outcomes;
   }
@@ -281,8 +310,7 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
   /**
    * The errors of a round: what the dev server reported while it ran (deduplicated, attributed to
    * a changed file when the dev server names none), once every failure it reports has arrived, or
-   * failed targets' own answers when it reported nothing. Reports that came while every target
-   * compiled are about an earlier state (a browser's render of it): not this change's.
+   * failed targets' own answers when it reported nothing. None when every target compiled.
    */
   private async errorsOf(
     state: SessionVerdicts,
@@ -296,7 +324,10 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     const errors: CompileError[] = [];
     if (outcomes.some((o) => o.status !== 'ok')) {
       const seen = new Set<string>();
-      for (const error of collected.map((e) => attribute(e, contents))) {
+      const located = await Promise.all(
+        collected.map((e) => this.inScriptFile(state, e, outcomes, contents)),
+      );
+      for (const error of located.map((e) => attribute(e, contents))) {
         const key = `${error.file}:${error.line}:${error.column}:${error.message}`;
         if (seen.has(key)) continue;
         seen.add(key);
@@ -309,6 +340,29 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
         errors.push({ file: outcome.target.file, message: outcome.message ?? 'failed to compile' });
     }
     return errors;
+  }
+
+  /**
+   * An error of a failed client script, at its line in the `.astro` file: the dev server counts
+   * lines within the script block. The file's text comes from the change, else from the workspace.
+   */
+  private async inScriptFile(
+    state: SessionVerdicts,
+    error: CompileError,
+    outcomes: Outcome[],
+    contents: Map<string, Buffer | null>,
+  ): Promise<CompileError> {
+    if (!error.file || error.line === undefined) return error;
+    const script = outcomes.find(
+      (o) => o.status === 'failed' && o.target.file === error.file && scriptIndex(o.target.url) !== null,
+    );
+    if (!script) return error;
+    const source =
+      contents.get(error.file) ??
+      (await this.runtime.readFile(state.workspaceId, error.file).catch(() => null));
+    const line =
+      source && fileLineOfScript(source.toString('utf8'), scriptIndex(script.target.url)!, error.line);
+    return line ? { ...error, line } : error;
   }
 
   /** The workspace's page files, from its file list (read again when old). */
