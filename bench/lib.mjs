@@ -4,10 +4,10 @@
  * `astro dev` floor, statistics, and a clean-up registry that removes everything they start.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -294,6 +294,19 @@ export async function removeDockerLeftovers(sessionIds) {
   const { body: volumes } = await dockerApi('GET', `/volumes?filters=${label}`);
   for (const v of volumes?.Volumes ?? []) {
     if (sessionIds.has(v.Labels?.['dev.builder.session-id'])) await dockerApi('DELETE', `/volumes/${v.Name}?force=1`);
+  }
+  // A volume's own file system (the kernel-enforced storage limit): a loop device backed by
+  // <sessionId>.ext4 under the API's DATA_DIR. Detached here; the image goes with the temp folder.
+  for (const name of readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n))) {
+    let backing;
+    try {
+      backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, '');
+    } catch {
+      continue; // not attached
+    }
+    if (!sessionIds.has(basename(backing).replace(/\.ext4$/, ''))) continue;
+    spawnSync('losetup', ['--detach', `/dev/${name}`]);
+    rmSync(backing, { force: true });
   }
   if (removed > 0) log(`cleanup: removed ${removed} leftover container(s)`);
 }

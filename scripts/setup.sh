@@ -24,6 +24,8 @@ need_pkg busybox-static
 need_pkg iptables
 need_pkg curl
 [ "$MODE" = test ] && need_pkg chromium
+# The tests validate .devcontainer/docker-compose.yml with a real Compose implementation.
+[ "$MODE" = test ] && need_pkg docker-compose
 command -v pg_ctlcluster >/dev/null 2>&1 || [ "$MODE" != test ] || need_pkg postgresql
 
 if [ ${#apt_packages[@]} -gt 0 ]; then

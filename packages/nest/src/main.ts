@@ -58,8 +58,10 @@ function configureApp(app: NestExpressApplication, config: AppConfig, logger: Lo
   app.enableCors({
     origin: config.webOrigins,
     credentials: true,
-    methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type'],
+    // The web app names a downloaded export as the API does.
+    exposedHeaders: ['Content-Disposition'],
   });
   app.disable('x-powered-by');
   // Our own JSON parser, so its limit fits file writes and its errors use the API's error shape.

@@ -40,6 +40,8 @@ export class AppConfig {
     startTimeoutMs: number;
     /** Docker's own health check interval; 0: off. */
     healthcheckIntervalMs: number;
+    /** Kernel-enforced storage limit per workspace (see WORKSPACE_STORAGE_HARD_LIMIT). */
+    storageHardLimit: Env['WORKSPACE_STORAGE_HARD_LIMIT'];
   };
 
   readonly ports: { start: number; end: number };
@@ -119,6 +121,7 @@ export class AppConfig {
       templateDir: resolve(repoRoot, env.TEMPLATE_DIR ?? 'workspace-templates/baseline-landing'),
       startTimeoutMs: env.START_TIMEOUT_MS,
       healthcheckIntervalMs: env.WORKSPACE_HEALTHCHECK_INTERVAL_MS,
+      storageHardLimit: env.WORKSPACE_STORAGE_HARD_LIMIT,
     };
     this.ports = { start: env.PORT_RANGE_START, end: env.PORT_RANGE_END };
     this.resources = {
@@ -126,7 +129,7 @@ export class AppConfig {
       cpuShares: env.WORKSPACE_CPU_SHARES,
       cpuCores: env.WORKSPACE_CPU_CORES,
       pidsLimit: env.WORKSPACE_PIDS_LIMIT,
-      storageBytes: env.WORKSPACE_STORAGE_MB * 1024 * 1024,
+      storageBytes: env.WORKSPACE_STORAGE_LIMIT_MB * 1024 * 1024,
     };
     this.sessions = {
       maxPerUser: env.MAX_SESSIONS_PER_USER,
@@ -206,6 +209,11 @@ const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'S3_SECRET_
 
 /** Validates `env` (default: `process.env`) and builds the {@link AppConfig}. Throws {@link ConfigValidationError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  return new AppConfig(parseEnv(env), findRepoRoot());
+}
+
+/** Validates `env` against {@link envSchema}, with no side effects. Throws {@link ConfigValidationError}. */
+export function parseEnv(env: Record<string, string | undefined>): Env {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigValidationError(
@@ -217,7 +225,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }),
     );
   }
-  return new AppConfig(parsed.data, findRepoRoot());
+  return parsed.data;
 }
 
 /** The repository root: the nearest ancestor whose package.json declares npm workspaces. */

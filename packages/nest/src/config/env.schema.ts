@@ -18,7 +18,7 @@ export const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: int(0, 65535).default(3000),
-    /** Origins allowed by CORS, comma-separated. */
+    /** The web app's origins, comma-separated: the API's CORS, and the only pages that may frame or read a preview. */
     WEB_ORIGIN: z.string().default('http://localhost:3001'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -48,7 +48,20 @@ export const envSchema = z
     WORKSPACE_CPU_SHARES: int(2, 262144).default(512),
     WORKSPACE_CPU_CORES: positiveNumber.default(0.5),
     WORKSPACE_PIDS_LIMIT: int(16, 100000).default(256),
-    WORKSPACE_STORAGE_MB: int(16, 1048576).default(1024),
+    /**
+     * Disk space of a workspace's files (its volume; the dependencies shared from the image do not
+     * count). The files API refuses a write that would pass it (413) and the health monitor ends a
+     * workspace that grew past it from inside.
+     */
+    WORKSPACE_STORAGE_LIMIT_MB: int(16, 1048576).default(1024),
+    /**
+     * A kernel-enforced limit under the one above. `auto` (default): with the docker runtime, an
+     * engine on this host's unix socket and a backend running as root, each workspace volume is its
+     * own ext4 file system in a sparse image on a loop device, sized a little above the limit, so a
+     * writer inside stops with "No space left on device"; elsewhere only the checks above apply.
+     * `loop` requires it (a docker create fails where it cannot be made); `off` never uses it.
+     */
+    WORKSPACE_STORAGE_HARD_LIMIT: z.enum(['auto', 'loop', 'off']).default('auto'),
 
     MAX_SESSIONS_PER_USER: int(1, 10000).default(3),
     SESSION_TTL_MINUTES: int(1, 10080).default(120),
@@ -100,7 +113,12 @@ export const envSchema = z
      */
     WARM_POOL_SIZE: optionalString.pipe(z.coerce.number().int().min(0).max(64).optional()),
 
-    PREVIEW_MODE: z.enum(['direct', 'proxy']).default('direct'),
+    /**
+     * `proxy` (default): previews are served by the API under an unguessable host name per session
+     * (`<sessionId>-<token>.<PREVIEW_DOMAIN>:<PORT>`), which ends with the session. `direct`: the
+     * workspace's published port on PREVIEW_HOST, with no session check: for a single local user.
+     */
+    PREVIEW_MODE: z.enum(['direct', 'proxy']).default('proxy'),
     PREVIEW_HOST: z.string().min(1).default('localhost'),
     /** Parent domain of preview hosts in proxy mode: `<label>.<PREVIEW_DOMAIN>:<PORT>`. */
     PREVIEW_DOMAIN: z

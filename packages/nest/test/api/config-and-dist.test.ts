@@ -25,6 +25,8 @@ describe('configuration', () => {
     ['ACTIVITY_WRITE_INTERVAL_MS', { ACTIVITY_WRITE_INTERVAL_MS: '-5' }],
     ['PREVIEW_MODE', { PREVIEW_MODE: 'tunnel' }],
     ['MAX_FILE_BYTES', { MAX_FILE_BYTES: 'lots' }],
+    ['WORKSPACE_STORAGE_LIMIT_MB', { WORKSPACE_STORAGE_LIMIT_MB: '1' }],
+    ['WORKSPACE_STORAGE_HARD_LIMIT', { WORKSPACE_STORAGE_HARD_LIMIT: 'quota' }],
     ['WEB_ORIGIN', { WEB_ORIGIN: 'localhost:3001' }],
   ])('a bad %s stops start-up with a message naming it', (name, overrides) => {
     let error: unknown;
@@ -56,9 +58,11 @@ describe('configuration', () => {
     expect(config.database.kind).toBe('embedded');
     expect(config.runtime.templateImage).toBe('localhost:5000/baseline-landing-template:latest');
     expect(config.runtime.templateDir).toBe(resolve(NEST_DIR, '../../workspace-templates/baseline-landing'));
-    expect(config.resources).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5 });
+    expect(config.resources).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5, storageBytes: 1024 * 1024 * 1024 });
+    expect(config.runtime.storageHardLimit).toBe('auto');
     expect(config.sessions).toMatchObject({ maxPerUser: 3, ttlMinutes: 120, idleTimeoutMinutes: 30 });
-    expect(config.preview).toMatchObject({ mode: 'direct', host: 'localhost' });
+    // Previews are session-checked unless direct mode is asked for.
+    expect(config.preview).toMatchObject({ mode: 'proxy', host: 'localhost' });
     expect(config.files.maxBytes).toBe(1024 * 1024);
   });
 
@@ -159,6 +163,21 @@ describe('the compiled backend (node dist/main.js)', () => {
       });
       expect(registered.status).toBe(201);
       expect(registered.headers.get('access-control-allow-origin')).toBe('http://localhost:3001');
+      // The web app renames projects (PATCH) and names downloaded exports from Content-Disposition.
+      expect(registered.headers.get('access-control-expose-headers')).toMatch(/content-disposition/i);
+      const preflight = await fetch(
+        `http://127.0.0.1:${port}/api/v1/projects/00000000-0000-0000-0000-000000000000`,
+        {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'http://localhost:3001',
+            'access-control-request-method': 'PATCH',
+            'access-control-request-headers': 'authorization,content-type',
+          },
+        },
+      );
+      expect(preflight.status).toBeLessThan(300);
+      expect(preflight.headers.get('access-control-allow-methods')).toMatch(/\bPATCH\b/);
       expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(true);
       expect(output).toMatch(/"msg":"API listening"/);
     } finally {

@@ -4,7 +4,9 @@ import { useDockerApp } from '../support/docker-app';
 import { fetchPreview } from '../support/test-app';
 
 // Ports of this file: 8020-8049.
-const PORT_RANGE = { PORT_RANGE_START: '8020', PORT_RANGE_END: '8049' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8020', PORT_RANGE_END: '8049', PREVIEW_MODE: 'direct' };
 const CREATES = 20;
 
 const dockerReady = requireDocker('workspace-concurrency');
@@ -14,7 +16,7 @@ describe.skipIf(!dockerReady)(`${CREATES} concurrent creates on Docker`, () => {
     MAX_SESSIONS_PER_USER: String(CREATES + 5),
     START_CONCURRENCY: '2',
     START_TIMEOUT_MS: '180000',
-    ...PORT_RANGE,
+    ...TEST_ENV,
   });
 
   it(

@@ -4,13 +4,15 @@ import { useDockerApp } from '../support/docker-app';
 import { eventually, fetchPreview, portIsBound } from '../support/test-app';
 
 // Ports of this file: 8000-8004 (other files use other ranges; the runtime suites use 8050-8099).
-const PORT_RANGE = { PORT_RANGE_START: '8000', PORT_RANGE_END: '8004' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8000', PORT_RANGE_END: '8004', PREVIEW_MODE: 'direct' };
 const LANDING_TEXT = 'Build your landing page in minutes';
 
 const dockerReady = requireDocker('workspace-docker');
 
 describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', () => {
-  const t = useDockerApp(PORT_RANGE);
+  const t = useDockerApp(TEST_ENV);
 
   it('registers, logs in and answers me', async () => {
     const email = `Ada.${Date.now()}@Example.com`;

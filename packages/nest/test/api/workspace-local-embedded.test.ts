@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, fetchPreview, portIsBound, startTestApp, type TestApp } from '../support/test-app';
 
 // Ports of this file: 8005-8009.
-const PORT_RANGE = { PORT_RANGE_START: '8005', PORT_RANGE_END: '8009' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8005', PORT_RANGE_END: '8009', PREVIEW_MODE: 'direct' };
 const LANDING_TEXT = 'Build your landing page in minutes';
 
 describe('workspace lifecycle on the local runtime and the embedded database', () => {
@@ -14,7 +16,7 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'builder-local-'));
-    t = await startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...PORT_RANGE });
+    t = await startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...TEST_ENV });
   });
 
   afterAll(async () => {
@@ -27,7 +29,7 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(true);
     // A second backend on the same folder is refused with a message, not a corrupted database.
     await expect(
-      startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...PORT_RANGE }),
+      startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...TEST_ENV }),
     ).rejects.toThrow(/in use by process/);
   });
 
@@ -87,10 +89,8 @@ describe('workspace lifecycle on the local runtime and the embedded database', (
     expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(false);
     expect(await eventually(async () => !(await portIsBound(running.port)), 10_000)).toBe(true);
 
-    t = await startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...PORT_RANGE });
-    const login = await t.api.request('POST', '/auth/login', {
-      body: { email: user.email, password: user.password },
-    });
+    t = await startTestApp({ DATABASE_URL: undefined, DATA_DIR: dataDir, RUNTIME: 'local', ...TEST_ENV });
+    const login = await t.api.request('POST', '/auth/login', { body: { email: user.email, password: user.password } });
     expect(login.status).toBe(200);
     const status = await t.api.request('GET', `/workspace/${created.body.id}/status`, {
       token: login.body.accessToken,

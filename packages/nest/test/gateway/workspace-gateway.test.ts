@@ -16,7 +16,9 @@ import { useDockerApp } from '../support/docker-app';
 import { eventually } from '../support/test-app';
 
 // Ports of this file: 8010-8014.
-const PORT_RANGE = { PORT_RANGE_START: '8010', PORT_RANGE_END: '8014' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8010', PORT_RANGE_END: '8014', PREVIEW_MODE: 'direct' };
 const JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -31,7 +33,7 @@ interface Heard {
 }
 
 describe.skipIf(!dockerReady)('Socket.IO gateway /workspace on a real dev server', () => {
-  const t = useDockerApp(PORT_RANGE);
+  const t = useDockerApp(TEST_ENV);
   const sockets: ClientSocket[] = [];
 
   function connect(token: string | undefined | null, extra: Record<string, unknown> = {}): ClientSocket {

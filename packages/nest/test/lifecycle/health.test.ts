@@ -8,13 +8,15 @@ import { useDockerApp } from '../support/docker-app';
 import { eventually, fetchPreview, portIsBound } from '../support/test-app';
 
 // Ports of this file: 8410-8419.
-const PORT_RANGE = { PORT_RANGE_START: '8410', PORT_RANGE_END: '8419' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8410', PORT_RANGE_END: '8419', PREVIEW_MODE: 'direct' };
 const HEALTH_INTERVAL_MS = 4_000;
 
 const dockerReady = requireDocker('lifecycle-health');
 
 describe.skipIf(!dockerReady)('health monitoring: dead and out-of-memory workspaces', () => {
-  const t = useDockerApp({ HEALTH_INTERVAL_MS: String(HEALTH_INTERVAL_MS), ...PORT_RANGE });
+  const t = useDockerApp({ HEALTH_INTERVAL_MS: String(HEALTH_INTERVAL_MS), ...TEST_ENV });
 
   async function row(id: string) {
     const [found] = await t.db.query<{

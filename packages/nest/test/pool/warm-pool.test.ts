@@ -13,7 +13,9 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database'
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
 
 // Ports of this file: 8500-8509 (the benchmark uses 8500-8600 and never runs beside the tests).
-const PORT_RANGE = { PORT_RANGE_START: '8500', PORT_RANGE_END: '8509' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8500', PORT_RANGE_END: '8509', PREVIEW_MODE: 'direct' };
 const LANDING_TEXT = 'Build your landing page in minutes';
 
 const dockerReady = requireDocker('warm-pool');
@@ -37,7 +39,7 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     WARM_POOL_SIZE: String(size),
     START_CONCURRENCY: '2',
     MAX_SESSIONS_PER_USER: '3',
-    ...PORT_RANGE,
+    ...TEST_ENV,
   });
   const allSessions = () =>
     db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions`);

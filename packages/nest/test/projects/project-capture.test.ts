@@ -4,7 +4,7 @@ import { useDockerApp } from '../support/docker-app';
 import { eventually, type TestUser } from '../support/test-app';
 
 // Ports of this file: 8775-8779.
-const PORT_RANGE = { PORT_RANGE_START: '8775', PORT_RANGE_END: '8779' };
+const PORT_RANGE = { PORT_RANGE_START: '8775', PORT_RANGE_END: '8779', PREVIEW_MODE: 'direct' };
 const INDEX = 'src/pages/index.astro';
 const TEMPLATE_TEXT = 'Build your landing page in minutes';
 

@@ -5,7 +5,7 @@ import { useDockerApp } from '../support/docker-app';
 import { eventually, fetchPreview, type TestUser } from '../support/test-app';
 
 // Ports of this file: 8780-8789.
-const PORT_RANGE = { PORT_RANGE_START: '8780', PORT_RANGE_END: '8789' };
+const PORT_RANGE = { PORT_RANGE_START: '8780', PORT_RANGE_END: '8789', PREVIEW_MODE: 'direct' };
 const INDEX = 'src/pages/index.astro';
 const TEMPLATE_TEXT = 'Build your landing page in minutes';
 

@@ -9,7 +9,8 @@ import { useDockerApp } from '../support/docker-app';
 import { eventually, fetchPreview, TEST_OBJECT_STORE_DIR, type TestUser } from '../support/test-app';
 
 // Ports of this file: 8760-8769.
-const PORT_RANGE = { PORT_RANGE_START: '8760', PORT_RANGE_END: '8769' };
+// Direct preview URLs: Node's fetch and the tests read the page on its published port.
+const PORT_RANGE = { PORT_RANGE_START: '8760', PORT_RANGE_END: '8769', PREVIEW_MODE: 'direct' };
 const INDEX = 'src/pages/index.astro';
 const TEMPLATE_TEXT = 'Build your landing page in minutes';
 

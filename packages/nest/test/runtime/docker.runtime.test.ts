@@ -6,6 +6,7 @@ import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, workspaceVolumeName } from '../../src/shared/runtime/docker.runtime';
 import { HttpProbe } from '../../src/shared/runtime/http-probe.service';
+import { LoopVolumes } from '../../src/shared/runtime/loop-volumes.service';
 import type { RuntimeOptions } from '../../src/shared/runtime/runtime-options';
 import {
   ImageUnavailableError,
@@ -88,7 +89,7 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
       healthcheckIntervalMs: 2_000,
     });
     service = new DockerService(options);
-    runtime = new DockerRuntime(options, service);
+    runtime = new DockerRuntime(options, service, new LoopVolumes(options));
     expect(await runtime.ensureImage(TEMPLATE_IMAGE)).toBe('present');
   });
 
@@ -119,6 +120,9 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
       .getNetwork(options.networkName)
       .remove()
       .catch(() => undefined);
+    // The volumes' file systems (loop devices and their images under dataDir) go with them.
+    const loops = new LoopVolumes(options);
+    for (const session of await loops.sessions()) await loops.release(session).catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -434,7 +438,7 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
 describe('DockerService and DockerRuntime without an engine', () => {
   it('throws RuntimeUnavailableError naming the socket', async () => {
     const options = testOptions({ dataDir: '/tmp', dockerSocket: '/tmp/no-such-docker.sock' });
-    const runtime = new DockerRuntime(options, new DockerService(options));
+    const runtime = new DockerRuntime(options, new DockerService(options), new LoopVolumes(options));
     const error = await runtime.ping().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RuntimeUnavailableError);
     expect((error as Error).message).toMatch(/Docker engine at \/tmp\/no-such-docker\.sock does not answer/);

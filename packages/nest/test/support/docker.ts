@@ -1,9 +1,14 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { attachedLoopDevices } from '../../src/shared/runtime/loop-volumes.service';
 
 export const DOCKER_SOCKET = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
 export const TEMPLATE_IMAGE = process.env.TEMPLATE_IMAGE ?? 'localhost:5000/baseline-landing-template:latest';
 const SESSION_LABEL = 'dev.builder.session-id';
+/** Where the apps of the Docker suites keep workspace file system images (their DATA_DIR is the default). */
+const IMAGE_ROOT = resolve(__dirname, '../../../../.data/workspace-volumes');
 
 export const docker = new Docker({ socketPath: DOCKER_SOCKET });
 
@@ -35,10 +40,36 @@ export function requireDocker(suite: string): boolean {
   return false;
 }
 
-/** Containers and volumes carrying the session-id label of one of `sessionIds`. */
-export async function leftoversOf(
-  sessionIds: Iterable<string>,
-): Promise<{ containers: string[]; volumes: string[] }> {
+/** The session a workspace file system image belongs to (`<sessionId>.ext4`, or its half-made `.ext4.tmp`). */
+function imageSession(path: string): string {
+  return basename(path).replace(/\.ext4(\.tmp)?$/, '');
+}
+
+/** Images of `ids` under {@link IMAGE_ROOT}. */
+function imagesOf(ids: Set<string>): string[] {
+  const dirs = (() => {
+    try {
+      return readdirSync(IMAGE_ROOT).map((dir) => join(IMAGE_ROOT, dir));
+    } catch {
+      return [];
+    }
+  })();
+  return dirs.flatMap((dir) => {
+    try {
+      return readdirSync(dir).filter((file) => ids.has(imageSession(file))).map((file) => join(dir, file));
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * What the given sessions hold in the engine and on this host: containers carrying their
+ * session-id label, and as `volumes` their Docker volumes plus their volumes' file systems (loop
+ * devices backed by a `<sessionId>.ext4` image, and the images), so asserting no volume is left
+ * also asserts no loop device or image is.
+ */
+export async function leftoversOf(sessionIds: Iterable<string>): Promise<{ containers: string[]; volumes: string[] }> {
   const ids = new Set(sessionIds);
   const containers = (await docker.listContainers({ all: true, filters: { label: [SESSION_LABEL] } }))
     .filter((c) => ids.has(c.Labels[SESSION_LABEL]))
@@ -46,22 +77,37 @@ export async function leftoversOf(
   const volumes = ((await docker.listVolumes({ filters: { label: [SESSION_LABEL] } })).Volumes ?? [])
     .filter((v) => ids.has(v.Labels?.[SESSION_LABEL] ?? ''))
     .map((v) => v.Name);
-  return { containers, volumes };
+  const loops = (await attachedLoopDevices())
+    .filter((loop) => loop.backingFile.endsWith('.ext4') && ids.has(imageSession(loop.backingFile)))
+    .map((loop) => `${loop.device} (${loop.backingFile})`);
+  return { containers, volumes: [...volumes, ...loops, ...imagesOf(ids)] };
 }
 
 /** Force-removes whatever the given sessions left behind (afterAll safety net). */
 export async function removeLeftovers(sessionIds: Iterable<string>): Promise<void> {
-  const { containers, volumes } = await leftoversOf(sessionIds);
-  for (const id of containers)
-    await docker
-      .getContainer(id)
-      .remove({ force: true })
-      .catch(() => undefined);
-  for (const name of volumes)
-    await docker
-      .getVolume(name)
-      .remove({ force: true })
-      .catch(() => undefined);
+  const ids = new Set(sessionIds);
+  const { containers, volumes } = await leftoversOf(ids);
+  for (const id of containers) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+  for (const name of volumes) {
+    if (name.startsWith('/')) continue; // a loop device or an image: below
+    await docker.getVolume(name).remove({ force: true }).catch(() => undefined);
+  }
+  for (const loop of await attachedLoopDevices()) {
+    if (!loop.backingFile.endsWith('.ext4') || !ids.has(imageSession(loop.backingFile))) continue;
+    try {
+      execFileSync('losetup', ['--detach', loop.device], { stdio: 'ignore' });
+    } catch {
+      // detached meanwhile
+    }
+  }
+  for (const image of imagesOf(ids)) {
+    rmSync(image, { force: true });
+    try {
+      rmdirSync(dirname(image)); // the deployment's folder, once its last image is gone
+    } catch {
+      // other images still there
+    }
+  }
 }
 
 export async function containerExists(id: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 
 /**
  * GET through the preview proxy: Node's fetch cannot resolve `*.localhost`, so this connects to
@@ -8,7 +8,7 @@ export function previewGet(
   previewUrl: string,
   path = '/',
   headers: Record<string, string> = {},
-): Promise<{ status: number; text: string }> {
+): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   const url = new URL(previewUrl);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -24,7 +24,7 @@ export function previewGet(
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
         );
         res.on('error', reject);
       },

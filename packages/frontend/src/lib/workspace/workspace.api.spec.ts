@@ -1,34 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { HttpClient, type FetchLike } from '@/lib/api/http-client';
+import { recordingHttp, type RecordedCall } from '@/lib/testing/recording-http';
 import { createWorkspaceApi, encodePath } from './workspace.api';
 
-interface Call {
-  url: string;
-  method: string | undefined;
-  body: unknown;
-  keepalive: boolean | undefined;
-  authorization: string | undefined;
-}
-
-function recordingApi(respond: (call: Call) => Response = () => Response.json({})) {
-  const calls: Call[] = [];
-  const fetch: FetchLike = async (url, init) => {
-    const call: Call = {
-      url,
-      method: init.method,
-      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
-      keepalive: init.keepalive,
-      authorization: (init.headers as Record<string, string>).Authorization,
-    };
-    calls.push(call);
-    return respond(call);
-  };
-  const http = new HttpClient({
-    baseUrl: 'http://api.test/',
-    getToken: () => 'jwt',
-    fetch,
-    sleep: async () => {},
-  });
+function recordingApi(respond?: (call: RecordedCall) => Response) {
+  const { http, calls } = recordingHttp(respond);
   return { api: createWorkspaceApi(http), calls };
 }
 

@@ -14,6 +14,7 @@ import { AppConfig } from '../../config/app-config';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceSessionRepository } from '../workspace/workspace-session.repository';
 import { WorkspaceEventsService } from '../workspace/workspace-events.service';
+import { frameAncestorsPolicy, restrictPreviewHeaders } from './preview-headers';
 import { parsePreviewHost, tokensEqual } from './preview-host';
 
 /** Host header the dev server sees for every proxied request and upgrade: one Vite allows. */
@@ -40,8 +41,10 @@ type Resolution =
 /**
  * Routes `http://<sessionId>-<token>.<previewDomain>:<apiPort>/` to the session's dev server,
  * websockets included, so the iframe, its assets and its HMR socket authenticate by the capability
- * in the host name alone (no third-party cookies). It sits in front of the API's own request
- * handler on the same HTTP server; traffic for other hosts passes through untouched.
+ * in the host name alone (no third-party cookies). Every response it serves may be framed only by
+ * the web app's origins (CSP frame-ancestors), and only those origins get the dev server's CORS
+ * answers. It sits in front of the API's own request handler on the same HTTP server; traffic for
+ * other hosts passes through untouched.
  */
 @Injectable()
 export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -68,6 +71,8 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
   private readonly proxiedFor = new WeakMap<IncomingMessage, string>();
   private server: Server | null = null;
   private readonly unsubscribe: () => void;
+  /** CSP of every preview response (WEB_ORIGIN). */
+  private readonly framePolicy: string;
   private apiListeners: Array<(req: IncomingMessage, res: ServerResponse) => void> = [];
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse) =>
     void this.handleRequest(req, res);
@@ -86,13 +91,23 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     // `Connection` is hop-by-hop: a client closing its own connection to us says nothing about ours
     // to the dev server, which stays open for the next request (upgrades are not touched here).
     this.proxy.on('proxyReq', (proxyReq) => proxyReq.removeHeader('connection'));
+    this.framePolicy = frameAncestorsPolicy(config.webOrigins);
+    // Emitted before http-proxy copies the headers into our response, so edits here are what is sent.
+    this.proxy.on('proxyRes', (proxyRes, req) =>
+      restrictPreviewHeaders(proxyRes.headers, req.headers.origin, this.config.webOrigins, this.framePolicy),
+    );
     this.proxy.on('error', (error, req, target) => {
       const sessionId = this.proxiedFor.get(req);
       if (sessionId) this.invalidate(sessionId);
       if (target && 'writeHead' in target) {
         const res = target as ServerResponse;
         if (!res.headersSent)
-          sendError(res, 502, `the workspace's dev server does not answer: ${error.message}`);
+          sendError(
+            res,
+            502,
+            `the workspace's dev server does not answer: ${error.message}`,
+            this.framePolicy,
+          );
         else res.end();
       } else if (target && 'destroy' in target) {
         (target as Duplex).destroy();
@@ -134,7 +149,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
       return;
     }
     const resolution = await this.resolve(parsed);
-    if (!resolution.ok) return sendError(res, resolution.status, resolution.message);
+    if (!resolution.ok) return sendError(res, resolution.status, resolution.message, this.framePolicy);
     // Preview traffic is activity: a preview in use never goes idle.
     this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
@@ -210,7 +225,7 @@ function sameOrigin(origin: string, hostHeader: string | undefined): boolean {
   }
 }
 
-function sendError(res: ServerResponse, status: number, message: string): void {
+function sendError(res: ServerResponse, status: number, message: string, framePolicy: string): void {
   const error = {
     403: 'Forbidden',
     404: 'Not Found',
@@ -218,7 +233,11 @@ function sendError(res: ServerResponse, status: number, message: string): void {
     502: 'Bad Gateway',
     503: 'Service Unavailable',
   }[status];
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': framePolicy,
+  });
   res.end(
     JSON.stringify({
       statusCode: status,

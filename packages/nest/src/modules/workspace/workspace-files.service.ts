@@ -22,6 +22,7 @@ import type { WorkspaceSessionEntity } from './entities/session.entity';
 import { parseWorkspacePath } from '../../shared/paths/workspace-file-path';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceStorageService } from './workspace-storage.service';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** How long a running session's owner and workspace are reused by file calls. */
@@ -48,6 +49,7 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     private readonly sync: ProjectSyncService,
     private readonly verdicts: WorkspaceVerdictService,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
+    private readonly storage: WorkspaceStorageService,
     @Inject(ROOT_LOGGER) logger: Logger,
     events: WorkspaceEventsService,
   ) {
@@ -100,7 +102,9 @@ export class WorkspaceFilesService implements OnModuleDestroy {
 
   /**
    * The one way a change (writes and deletes, already validated) reaches a running workspace: a
-   * single PUT, an edit batch, a delete, a move. The change reaches the workspace (and any other
+   * single PUT, an edit batch, a delete, a move. A change whose writes would take the workspace
+   * over its storage limit is refused whole (413) before anything is written (deletes are not
+   * counted as room: the limit is checked on the figures the runtime measures). The change reaches the workspace (and any other
    * session of the project) and becomes one version in one step under the project's lock; the
    * answer comes once both are durable. When it fails part-way, the workspace's changed paths are
    * put back as the project has them (`created`: written paths that were new, removed again).
@@ -111,6 +115,9 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     change: FileChange,
     options: { verify: boolean; groupable?: boolean; created?: Set<string> },
   ): Promise<{ version: WrittenVersionDto | null; verdict?: Verdict }> {
+    const bytes = change.writes.reduce((sum, write) => sum + write.content.length, 0);
+    if (bytes > 0)
+      await this.forgetIfGone(session.id, this.storage.reserve(session.id, session.containerId, bytes));
     const startedAt = performance.now();
     let version: WrittenVersionDto | null = null;
     if (!session.projectId || !this.config.versions.enabled) {

@@ -66,6 +66,21 @@ export class WorkspaceSessionRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /**
+   * Takes one restart from a running session's budget of `budget` restarts. The count lives in the
+   * row, so a restarted backend or a second one sees the restarts already given. Answers false when
+   * the budget is spent (or the session is no longer running).
+   */
+  async takeRestart(id: string, budget: number): Promise<boolean> {
+    const [rows]: [unknown[], number] = await this.repo.query(
+      `UPDATE workspace_sessions SET restart_count = restart_count + 1, updated_at = now()
+        WHERE id = $1 AND status = 'running' AND restart_count < $2
+      RETURNING id`,
+      [id, budget],
+    );
+    return rows.length > 0;
+  }
+
   /** The session if it belongs to `userId`, else {@link SessionNotFoundError} (same answer for both). */
   async findOwned(userId: string, id: string): Promise<WorkspaceSessionEntity> {
     const session = await this.repo.findOne({ where: { id, userId } });
@@ -159,7 +174,7 @@ export class WorkspaceSessionRepository {
       `UPDATE workspace_sessions
           SET user_id = $1, preview_token = $2, expires_at = $3, resource_allocation = $4::jsonb, project_id = $7,
               created_at = now(), last_activity_at = now(), updated_at = now(),
-              desired_status = 'running', build_step = 'ready', error_message = NULL
+              desired_status = 'running', build_step = 'ready', error_message = NULL, restart_count = 0
         WHERE id = (SELECT id FROM workspace_sessions
                      WHERE user_id = $5 AND status = 'running' AND template_name = $6
                        AND container_id IS NOT NULL AND port IS NOT NULL

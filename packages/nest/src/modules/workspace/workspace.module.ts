@@ -19,6 +19,7 @@ import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceGateway } from './workspace.gateway';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceStorageService } from './workspace-storage.service';
 import { WorkspaceService } from './workspace.service';
 
 /**
@@ -40,6 +41,7 @@ import { WorkspaceService } from './workspace.service';
         dataDir: config.dataDir,
         startTimeoutMs: config.runtime.startTimeoutMs,
         healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
+        storageHardLimit: config.runtime.storageHardLimit,
         deploymentId: config.lifecycle.deploymentId,
       }),
     }),
@@ -51,6 +53,7 @@ import { WorkspaceService } from './workspace.service';
     WorkspaceEditsService,
     WorkspaceVerdictService,
     WorkspaceLogsService,
+    WorkspaceStorageService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
     WorkspaceGateway,
@@ -72,6 +75,7 @@ import { WorkspaceService } from './workspace.service';
     HmrRelayService,
     WorkspaceLogsService,
     ProjectSyncService,
+    WorkspaceStorageService,
     START_QUEUE,
   ],
 })

@@ -10,7 +10,7 @@ import { QuotaExceededError } from '../../shared/errors/quota-exceeded.error';
 import { ServiceUnavailableError } from '../../shared/errors/service-unavailable.error';
 import { WorkspaceConflictError } from '../../shared/errors/workspace-conflict.error';
 import { ROOT_LOGGER } from '../../shared/logging/logging.module';
-import { DEFAULT_CONTAINER_PORT } from '../../shared/runtime/dev-server.constants';
+import { DEFAULT_CONTAINER_PORT, PREVIEW_WEB_ORIGINS_ENV } from '../../shared/runtime/dev-server.constants';
 import { HttpProbe } from '../../shared/runtime/http-probe.service';
 import { PortUnavailableError, RuntimeUnavailableError } from '../../shared/runtime/runtime.errors';
 import {
@@ -529,7 +529,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         hostPort: port,
         containerPort: DEFAULT_CONTAINER_PORT,
         resources: session.resourceAllocation,
-        env: {},
+        env: { [PREVIEW_WEB_ORIGINS_ENV]: this.config.webOrigins.join(' ') },
         labels: {},
       };
       let containerId: string | null = null;

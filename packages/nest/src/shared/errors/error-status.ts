@@ -19,6 +19,7 @@ import { ProjectNotFoundError } from './project-not-found.error';
 import { QuotaExceededError } from './quota-exceeded.error';
 import { ServiceUnavailableError } from './service-unavailable.error';
 import { SessionNotFoundError } from './session-not-found.error';
+import { StorageLimitExceededError } from './storage-limit-exceeded.error';
 import { VersionNotFoundError } from './version-not-found.error';
 import { WorkspaceConflictError } from './workspace-conflict.error';
 import { ObjectStoreUnavailableError } from '../storage/object-store.interface';
@@ -38,6 +39,7 @@ export function httpStatusOf(error: unknown): HttpStatus | null {
   if (error instanceof ServiceUnavailableError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (error instanceof InvalidWorkspacePathError) return HttpStatus.BAD_REQUEST;
   if (error instanceof InvalidFileError) return HttpStatus.BAD_REQUEST;
+  if (error instanceof StorageLimitExceededError) return HttpStatus.PAYLOAD_TOO_LARGE;
   if (error instanceof EmailTakenError) return HttpStatus.CONFLICT;
   if (error instanceof InvalidCredentialsError) return HttpStatus.UNAUTHORIZED;
   if (error instanceof InvalidTokenError) return HttpStatus.UNAUTHORIZED;
@@ -57,6 +59,9 @@ export function httpStatusOf(error: unknown): HttpStatus | null {
       case 'outside':
       case 'too-large':
         return HttpStatus.BAD_REQUEST;
+      // The workspace's own file system is full (its kernel-enforced limit).
+      case 'no-space':
+        return HttpStatus.PAYLOAD_TOO_LARGE;
     }
   }
   return null;

@@ -10,4 +10,5 @@ export * from './quota-exceeded.error';
 export * from './service-unavailable.error';
 export * from './session-not-found.error';
 export * from './version-not-found.error';
+export * from './storage-limit-exceeded.error';
 export * from './workspace-conflict.error';

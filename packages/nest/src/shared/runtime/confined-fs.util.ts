@@ -1,26 +1,9 @@
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  ftruncateSync,
-  openSync,
-  readlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import {
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  readlink,
-  realpath,
-  stat,
-  unlink,
-  type FileHandle,
-} from 'node:fs/promises';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readlinkSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import type { FileTreeEntry } from '@builder/shared';
 import { WorkspaceFileError } from './runtime.errors';
+import type { DiskUsage } from './workspace-runtime.interface';
 import { IGNORED_WORKSPACE_DIRS, isInside, normalizeWorkspacePath, parentDirs } from './workspace-path.util';
 import { MAX_READ_BYTES } from './workspace-tar.util';
 
@@ -93,6 +76,8 @@ export class ConfinedFs {
       this.assertInside(readOpenedPath(handle.fd), root, relativePath);
       await handle.truncate(0);
       await handle.writeFile(content);
+    } catch (error) {
+      throw this.writeError(error, relativePath);
     } finally {
       await handle.close();
     }
@@ -129,6 +114,8 @@ export class ConfinedFs {
       ftruncateSync(fd, 0);
       writeFileSync(fd, content);
       return true;
+    } catch (error) {
+      throw this.writeError(error, relativePath);
     } finally {
       closeSync(fd);
     }
@@ -210,6 +197,42 @@ export class ConfinedFs {
     return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  /**
+   * Bytes the files below the root take on disk: allocated blocks as `du` counts them, symlinks not
+   * followed, hard-linked files once. A root that is a file system of its own (a workspace's ext4
+   * volume) answers from statfs in microseconds; a folder is walked.
+   */
+  async diskUsage(): Promise<DiskUsage> {
+    const root = await this.realRoot();
+    // Synchronous on purpose, like overwriteExisting: three small system calls in line (~20 µs)
+    // are what lets the storage check run before every edit.
+    const own = statSync(root);
+    if (own.dev !== statSync(dirname(root)).dev) {
+      const fs = statfsSync(root);
+      return { usedBytes: (fs.blocks - fs.bfree) * fs.bsize, cheap: true };
+    }
+    const seen = new Set<string>();
+    let bytes = own.blocks * 512;
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir).catch(() => [] as string[]);
+      for (const name of entries) {
+        const path = join(dir, name);
+        // Gone since the listing (a dev server's cache churns): nothing to count.
+        const info = await lstat(path).catch(() => null);
+        if (!info) continue;
+        if (!info.isDirectory() && info.nlink > 1) {
+          const inode = `${info.dev}:${info.ino}`;
+          if (seen.has(inode)) continue;
+          seen.add(inode);
+        }
+        bytes += info.blocks * 512;
+        if (info.isDirectory()) await walk(path);
+      }
+    };
+    await walk(root);
+    return { usedBytes: bytes, cheap: false };
+  }
+
   private async realRoot(): Promise<string> {
     this.rootReal ??= await realpath(this.root);
     return this.rootReal;
@@ -241,6 +264,18 @@ export class ConfinedFs {
     if (opened !== null && !isInside(root, opened)) {
       throw new WorkspaceFileError(`${shown} leads outside the workspace`, 'outside');
     }
+  }
+
+  /**
+   * A full file system (the workspace's own, at its kernel-enforced limit) says so. The storage
+   * check before every API write keeps this for writes racing something inside that filled it.
+   */
+  private writeError(error: unknown, shown: string): unknown {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new WorkspaceFileError(`${shown} could not be written: the workspace's storage is full`, 'no-space');
+    }
+    return error;
   }
 
   private openError(error: unknown, shown: string): unknown {

@@ -18,3 +18,10 @@ export const DEV_SERVER_NODE_FLAGS: readonly string[] = [
 
 /** Port the template's dev server listens on inside a workspace container. */
 export const DEFAULT_CONTAINER_PORT = 4321;
+
+/**
+ * Environment variable carrying the web app's origins (space-separated) to every dev server: the
+ * template's astro.config.mjs lets only them frame the preview (CSP frame-ancestors) or read it
+ * through CORS, also on a workspace's own published port where the preview proxy is not in between.
+ */
+export const PREVIEW_WEB_ORIGINS_ENV = 'PREVIEW_WEB_ORIGINS';

@@ -15,11 +15,13 @@ import { DockerService, dockerErrorMessage, dockerStatusCode } from '../services
 import { ConfinedFs } from './confined-fs.util';
 import { publishedContainerPort, toContainerInfo, toContainerStats } from './docker-mapping.util';
 import { demuxLines, DockerFrameDemuxer, LineSplitter, type LogLine } from './docker-frames.util';
+import { LoopVolumes } from './loop-volumes.service';
 import { DEFAULT_CONTAINER_PORT, DEV_SERVER_ENV, DEV_SERVER_NODE_FLAGS } from './dev-server.constants';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, WorkspaceFileError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId, normalizeWorkspacePath } from './workspace-path.util';
 import {
+  type DiskUsage,
   WORKSPACE_LABELS,
   type WorkspaceAddress,
   type WorkspaceFileContent,
@@ -63,11 +65,13 @@ export class DockerRuntime implements WorkspaceRuntime {
   readonly kind = 'docker' as const;
   private readonly logger = new Logger(DockerRuntime.name);
   private network: Promise<void> | null = null;
+  private storageNoticeGiven = false;
   private readonly hostVolumes = new Map<string, Promise<ConfinedFs | null>>();
 
   constructor(
     @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
     private readonly docker: DockerService,
+    private readonly loops: LoopVolumes,
   ) {}
 
   ping(): Promise<void> {
@@ -93,7 +97,13 @@ export class DockerRuntime implements WorkspaceRuntime {
       ...(this.options.deploymentId ? { [WORKSPACE_LABELS.deployment]: this.options.deploymentId } : {}),
     };
     await this.ensureNetwork();
-    await this.docker.createVolume(volume, labels);
+    const device = await this.storageDevice(spec);
+    try {
+      await this.docker.createVolume(volume, labels, device ? { type: 'ext4', device } : undefined);
+    } catch (error) {
+      if (device) await this.loops.release(spec.sessionId).catch(() => undefined);
+      throw error;
+    }
     try {
       const id = await this.createContainer(spec, volume, labels).catch(async (error: unknown) => {
         // The network can vanish under us (someone pruned it): create it again, once.
@@ -104,8 +114,12 @@ export class DockerRuntime implements WorkspaceRuntime {
       });
       return { id };
     } catch (error) {
-      // Leave nothing behind; a volume still used by an older container of this session stays.
-      await this.docker.removeVolume(volume).catch(() => undefined);
+      // Leave nothing behind; a volume still used by an older container of this session stays,
+      // and with it its file system.
+      await this.docker
+        .removeVolume(volume)
+        .then(() => this.loops.release(spec.sessionId))
+        .catch(() => undefined);
       throw error;
     }
   }
@@ -148,6 +162,8 @@ export class DockerRuntime implements WorkspaceRuntime {
     const containers = await this.docker.listContainers([`${WORKSPACE_LABELS.sessionId}=${sessionId}`]);
     for (const container of containers) await this.docker.removeContainer(container.Id);
     await this.removeManagedVolumes([workspaceVolumeName(sessionId)]);
+    // Also a file system whose volume was never made (a crash between the two).
+    await this.loops.release(sessionId);
   }
 
   async inspect(id: string): Promise<ContainerInfo> {
@@ -268,8 +284,22 @@ export class DockerRuntime implements WorkspaceRuntime {
     return [...new Set(events.map((event) => event.id))];
   }
 
-  listVolumes(): Promise<WorkspaceVolumeInfo[]> {
-    return this.docker.listVolumeInfos([`${WORKSPACE_LABELS.managed}=true`]);
+  /** Workspace volumes, and the file system images of sessions that have no volume (left by a crash). */
+  async listVolumes(): Promise<WorkspaceVolumeInfo[]> {
+    const volumes = await this.docker.listVolumeInfos([`${WORKSPACE_LABELS.managed}=true`]);
+    const withVolume = new Set(volumes.map((volume) => volume.labels[WORKSPACE_LABELS.sessionId]));
+    const images = (await this.loops.sessions())
+      .filter((sessionId) => !withVolume.has(sessionId))
+      .map((sessionId) => ({
+        name: this.loops.imageOf(sessionId),
+        labels: {
+          [WORKSPACE_LABELS.managed]: 'true',
+          [WORKSPACE_LABELS.sessionId]: sessionId,
+          // The images' folder is this deployment's own.
+          ...(this.options.deploymentId ? { [WORKSPACE_LABELS.deployment]: this.options.deploymentId } : {}),
+        },
+      }));
+    return [...volumes, ...images];
   }
 
   async readFile(id: string, path: string): Promise<Buffer> {
@@ -402,6 +432,25 @@ export class DockerRuntime implements WorkspaceRuntime {
     return found;
   }
 
+  /**
+   * From this host when the volume's folder is reachable (statfs of a workspace's own ext4, else a
+   * walk of the folder); otherwise `du` inside the workspace, through the engine.
+   */
+  async diskUsage(id: string): Promise<DiskUsage> {
+    const hostVolume = await this.hostVolume(id);
+    if (hostVolume) {
+      try {
+        return await hostVolume.diskUsage();
+      } catch {
+        // The folder went away from this host: ask the workspace itself.
+      }
+    }
+    const result = await this.exec(id, ['du', '-sk', WORKSPACE_DIR], { timeoutMs: this.options.operationTimeoutMs });
+    const kib = /^(\d+)\s/.exec(result.stdout)?.[1];
+    if (kib === undefined) throw new Error(`du in workspace ${id} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+    return { usedBytes: Number(kib) * 1024, cheap: false };
+  }
+
   async listFiles(id: string): Promise<FileTreeEntry[]> {
     try {
       return await this.docker.readArchive(id, WORKSPACE_DIR, listArchiveEntries);
@@ -500,8 +549,29 @@ export class DockerRuntime implements WorkspaceRuntime {
       if (!name) continue;
       const labels = await this.docker.volumeLabels(name);
       // Only volumes this runtime made: a mount the operator added by hand is not ours to delete.
-      if (labels?.[WORKSPACE_LABELS.managed] === 'true') await this.docker.removeVolume(name);
+      if (labels?.[WORKSPACE_LABELS.managed] !== 'true') continue;
+      await this.docker.removeVolume(name);
+      const sessionId = labels[WORKSPACE_LABELS.sessionId];
+      if (sessionId) await this.loops.release(sessionId);
     }
+  }
+
+  /**
+   * The loop device holding the session's own file system (the kernel-enforced storage limit), or
+   * null where there is none (see LoopVolumes): then a plain volume, and the limit is enforced
+   * by the files API and the health monitor only.
+   */
+  private async storageDevice(spec: ContainerSpec): Promise<string | null> {
+    if (this.options.storageHardLimit === 'off') return null;
+    const reason = await this.loops.unavailable();
+    if (reason && this.options.storageHardLimit === 'auto') {
+      if (!this.storageNoticeGiven) {
+        this.storageNoticeGiven = true;
+        this.logger.log(`workspace storage: no kernel-enforced limit (${reason}); the files API and the health monitor enforce it`);
+      }
+      return null;
+    }
+    return this.loops.attach(spec.sessionId, spec.resources.storageBytes);
   }
 
   private async inspectRaw(id: string): Promise<Dockerode.ContainerInspectInfo> {
@@ -529,6 +599,9 @@ export class DockerRuntime implements WorkspaceRuntime {
     // other way round), e.g. a write below the node_modules symlink.
     if ((status === 400 || status === 500) && /cannot overwrite|not a directory/i.test(message)) {
       return new WorkspaceFileError(`${path} cannot be written: ${message}`, 'not-a-file');
+    }
+    if (status === 500 && /no space left on device|disk quota exceeded/i.test(message)) {
+      return new WorkspaceFileError(`${path} could not be written: the workspace's storage is full`, 'no-space');
     }
     if ((status === 400 || status === 403 || status === 500) && /read-only|readonly/i.test(message)) {
       return new WorkspaceFileError(`${path} lies outside the writable workspace: ${message}`, 'outside');

@@ -22,6 +22,7 @@ import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, RuntimeTimeoutError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId } from './workspace-path.util';
 import {
+  type DiskUsage,
   WORKSPACE_LABELS,
   type WorkspaceAddress,
   type WorkspaceFileContent,
@@ -357,6 +358,11 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
       if (!existing[index]) await files.writeFile(write.path, write.content);
     for (const [index, write] of changes.writes.entries())
       if (existing[index]) await files.writeFile(write.path, write.content);
+  }
+
+  /** The workspace folder, walked: no kernel limit here (see WorkspaceStorageService for the checks). */
+  diskUsage(id: string): Promise<DiskUsage> {
+    return this.get(id).files.diskUsage();
   }
 
   /** Children never outlive the backend: a graceful shutdown stops them here (the watchdog covers crashes). */

@@ -45,6 +45,11 @@ export interface RuntimeOptions {
   healthcheckIntervalMs: number;
   /** Value of the deployment label put on every workspace (see WORKSPACE_LABELS.deployment). */
   deploymentId?: string;
+  /**
+   * A kernel-enforced storage limit per Docker workspace (see LoopVolumes): `auto` where it can be
+   * made, `loop` always (a create fails where it cannot), `off` never.
+   */
+  storageHardLimit: 'auto' | 'loop' | 'off';
 }
 
 export const DEFAULT_RUNTIME_OPTIONS = {
@@ -59,6 +64,7 @@ export const DEFAULT_RUNTIME_OPTIONS = {
   pullTimeoutMs: 300_000,
   operationTimeoutMs: 30_000,
   healthcheckIntervalMs: 0,
+  storageHardLimit: 'auto',
 } as const satisfies Partial<RuntimeOptions>;
 
 /** Options with only the paths required; everything else falls back to {@link DEFAULT_RUNTIME_OPTIONS}. */
@@ -90,6 +96,11 @@ export function resolveRuntimeOptions(input: RuntimeOptionsInput): RuntimeOption
   if (!Number.isFinite(options.healthcheckIntervalMs) || options.healthcheckIntervalMs < 0) {
     throw new Error(
       `runtime option "healthcheckIntervalMs" must be 0 (off) or a positive number, got "${String(options.healthcheckIntervalMs)}"`,
+    );
+  }
+  if (!['auto', 'loop', 'off'].includes(options.storageHardLimit)) {
+    throw new Error(
+      `runtime option "storageHardLimit" must be auto, loop or off, got "${String(options.storageHardLimit)}"`,
     );
   }
   if (!options.networkName) throw new Error('runtime option "networkName" must not be empty');

@@ -11,6 +11,7 @@ import { TemplateService } from '../services/template.service';
 import { DockerRuntime } from './docker.runtime';
 import { HttpProbe } from './http-probe.service';
 import { LocalRuntime } from './local.runtime';
+import { LoopVolumes } from './loop-volumes.service';
 import {
   RUNTIME_OPTIONS,
   resolveRuntimeOptions,
@@ -79,6 +80,7 @@ export class RuntimeModule {
         DockerService,
         DockerRuntime,
         LocalRuntime,
+        LoopVolumes,
         HttpProbe,
         TemplateService,
         {

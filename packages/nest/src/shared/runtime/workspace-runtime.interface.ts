@@ -37,6 +37,19 @@ export interface WorkspaceFileContent {
   content: Buffer;
 }
 
+/**
+ * Bytes a workspace's files take on disk (allocated, as `du` counts them), caches included; the
+ * dependencies shared from the image or template do not count.
+ */
+export interface DiskUsage {
+  usedBytes: number;
+  /**
+   * Read in microseconds (a file system of the workspace's own: statfs), so a caller may ask
+   * before every write; false when it took a walk of the files or a process in the workspace.
+   */
+  cheap: boolean;
+}
+
 /** A volume the runtime keeps for a workspace, with its labels. */
 export interface WorkspaceVolumeInfo {
   name: string;
@@ -115,4 +128,6 @@ export interface WorkspaceRuntime {
    * workspace where the runtime has no other way in.
    */
   applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void>;
+  /** Disk space the workspace's files take (see {@link DiskUsage}), for the storage limit. */
+  diskUsage(id: string): Promise<DiskUsage>;
 }

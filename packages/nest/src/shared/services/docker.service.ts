@@ -218,10 +218,13 @@ export class DockerService {
     }
   }
 
-  /** Creates a named volume; an existing volume of that name is returned as is (Docker's own rule). */
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  /**
+   * Creates a named volume of the `local` driver, with its mount options when given (e.g. an ext4
+   * device); an existing volume of that name is returned as is (Docker's own rule).
+   */
+  async createVolume(name: string, labels: Record<string, string>, driverOpts?: Record<string, string>): Promise<void> {
     await this.call(`create volume ${name}`, this.operationTimeoutMs, (abortSignal) =>
-      this.docker.createVolume({ Name: name, Labels: labels, abortSignal }),
+      this.docker.createVolume({ Name: name, Labels: labels, ...(driverOpts ? { DriverOpts: driverOpts } : {}), abortSignal }),
     );
   }
 

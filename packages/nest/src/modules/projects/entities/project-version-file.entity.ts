@@ -12,7 +12,7 @@ export class ProjectVersionFileEntity {
   versionId: string;
 
   @ManyToOne(() => ProjectVersionEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'version_id' })
+  @JoinColumn({ name: 'version_id', foreignKeyConstraintName: 'project_version_files_version_id_fkey' })
   version?: ProjectVersionEntity;
 
   @PrimaryColumn({ type: 'text' })

@@ -21,7 +21,7 @@ export class ProjectVersionEntity {
   projectId: string;
 
   @ManyToOne(() => ProjectEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'project_id' })
+  @JoinColumn({ name: 'project_id', foreignKeyConstraintName: 'project_versions_project_id_fkey' })
   project?: ProjectEntity;
 
   @Column({ type: 'integer' })

@@ -20,7 +20,7 @@ export class ProjectEntity {
   userId: string;
 
   @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'user_id' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'projects_user_id_fkey' })
   user?: UserEntity;
 
   @Column({ type: 'text' })

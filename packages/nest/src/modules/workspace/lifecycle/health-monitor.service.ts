@@ -14,6 +14,9 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { MetricsService } from '../../observability/metrics.service';
+import { formatSize } from '../../../shared/errors/storage-limit-exceeded.error';
+import { WorkspaceSessionRepository } from '../workspace-session.repository';
+import { WorkspaceStorageService } from '../workspace-storage.service';
 import { JobLock } from './job-lock.service';
 import { SessionCleanupService } from './session-cleanup.service';
 
@@ -23,6 +26,8 @@ const PROBE_TIMEOUT_MS = 5_000;
 /** A dev server that does not answer this many checks in a row counts as dead (one slow render is not). */
 const PROBE_FAILURES_TO_ACT = 2;
 const RESTART_POLL_MS = 500;
+/** Restarts a workspace gets before the next death ends it `error` (counted in its session row). */
+const RESTART_BUDGET = 1;
 
 interface RunningRow {
   id: string;
@@ -40,15 +45,16 @@ interface Diagnosis {
 /**
  * Health of running workspaces, every HEALTH_INTERVAL_MS, once across backend processes: the
  * container's state, Docker's own health status and an HTTP probe of the dev server at the
- * runtime's address. A dead or unhealthy workspace gets one restart (per session and backend
- * process); if that fails, or it fails again later, the session ends `error` with the reason and
- * is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
- * memory. While the engine does not answer nothing is judged: an outage is not a dead workspace.
+ * runtime's address. A dead or unhealthy workspace gets one restart per session (counted in the
+ * session's row, so a restarted or second backend knows it was given); if that fails, or it fails
+ * again later, the session ends `error` with the reason and is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
+ * memory. A workspace whose files grew past the storage limit from inside (WORKSPACE_STORAGE_LIMIT_MB,
+ * measured through the runtime) ends `error` too, saying so. While the engine does not answer
+ * nothing is judged: an outage is not a dead workspace.
  */
 @Injectable()
 export class HealthMonitorService implements OnApplicationBootstrap {
   private readonly log: Logger;
-  private readonly restarted = new Set<string>();
   private readonly probeFailures = new Map<string, number>();
   /** Start of the window in which OOM kills are looked up next. */
   private oomSince = new Date();
@@ -59,6 +65,8 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     private readonly lock: JobLock,
     private readonly metrics: MetricsService,
     private readonly probe: HttpProbe,
+    private readonly sessions: WorkspaceSessionRepository,
+    private readonly storage: WorkspaceStorageService,
     private readonly scheduler: SchedulerRegistry,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
@@ -87,7 +95,6 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     );
     const live = new Set(rows.map((row) => row.id));
     for (const id of this.probeFailures.keys()) if (!live.has(id)) this.probeFailures.delete(id);
-    for (const id of this.restarted) if (!live.has(id)) this.restarted.delete(id);
 
     let oomKilled: Set<string>;
     try {
@@ -139,6 +146,7 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       }
       return;
     }
+    if (info.state === 'running' && (await this.overStorageLimit(row, log))) return;
     const diagnosis = oomKilled ? { problem: 'out of memory', oom: true } : await this.diagnose(row, info);
     if (!diagnosis) {
       this.probeFailures.delete(row.id);
@@ -161,7 +169,7 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       }
       return;
     }
-    if (this.restarted.has(row.id)) {
+    if (!(await this.sessions.takeRestart(row.id, RESTART_BUDGET))) {
       if (
         await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; it had already been restarted once`)
       ) {
@@ -169,7 +177,6 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       }
       return;
     }
-    this.restarted.add(row.id);
     this.probeFailures.delete(row.id);
     const failure = await this.restart(row, info);
     if (failure === null) {
@@ -180,6 +187,31 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     if (await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; a restart failed: ${failure}`)) {
       this.metrics.reconcileActions.inc({ action: 'unhealthy' });
     }
+  }
+
+  /** Ends the session when its files take more than the storage limit; answers whether it did. */
+  private async overStorageLimit(row: RunningRow, log: Logger): Promise<boolean> {
+    let used: number;
+    try {
+      used = await this.storage.measure(row.id, row.container_id);
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError || error instanceof WorkspaceNotFoundError) throw error;
+      log.warn({ err: error }, 'measuring the workspace storage failed');
+      return false;
+    }
+    const limit = this.storage.limitBytes;
+    if (used <= limit) return false;
+    log.warn({ usedBytes: used, limitBytes: limit }, 'workspace storage over its limit');
+    if (
+      await this.cleanup.end(
+        row.id,
+        'error',
+        `storage limit exceeded (${formatSize(used)} of ${formatSize(limit)})`,
+      )
+    ) {
+      this.metrics.reconcileActions.inc({ action: 'storage' });
+    }
+    return true;
   }
 
   private async diagnose(row: RunningRow, info: ContainerInfo): Promise<Diagnosis | null> {
