@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../../tests/support/browser';
 import { docker, requireDocker } from '../support/docker';
 import { useDockerApp } from '../support/docker-app';
-import { fetchPreview, type TestUser } from '../support/test-app';
+import { previewGet } from '../support/preview-host';
+import { type TestUser } from '../support/test-app';
 
 // Ports of this file: 8810-8819.
 const PORT_RANGE = { PORT_RANGE_START: '8810', PORT_RANGE_END: '8819' };
@@ -257,7 +258,7 @@ describe.skipIf(!dockerReady)('edit batches, deletes and moves (Docker, PostgreS
       INDEX,
     ]);
     expect(await read('src/components/Old.astro')).toBeNull();
-    expect((await fetchPreview(user.session.previewUrl)).text).toContain('Banner from a batch');
+    expect((await previewGet(user.session.previewUrl)).text).toContain('Banner from a batch');
   });
 
   it('DELETE of a file: one version without it; refused for a missing file, a folder and paths out', async () => {

@@ -38,6 +38,15 @@ const LATE_FAILURE_TAIL = '<script type="module" src="/@vite/client"></script>';
 const ERROR_REPORT_WAIT_MS = 10_000;
 /** A page created by the change is routed once the dev server's watcher saw it (~150 ms here). */
 const NEW_PAGE_WAIT_MS = 3_000;
+/** After a nudge, how long the dev server has to report the touched files (it does in ~5-50 ms). */
+const NUDGE_WAIT_MS = 300;
+/**
+ * A file written again within this long of its last write: the report heard may be the earlier
+ * write's, and the later one may have been dropped by the watcher's 5 ms throttle (see below).
+ */
+const RAPID_REWRITE_MS = 100;
+/** A touch comes at least this long after the write it follows, well outside the watcher's throttle. */
+const TOUCH_GAP_MS = 20;
 /** The workspace's file list (for its pages) is read again when older than this. */
 const FILE_LIST_TTL_MS = 60_000;
 const POLL_MS = 25;
@@ -53,6 +62,10 @@ const MAX_SCRIPTS = 20;
 interface PendingChange extends AppliedChange {
   /** Changed paths whose compiled module the dev server may hold from before the change. */
   mayBeCached: string[];
+  /** Written paths the API wrote shortly before too: a report of them proves nothing. */
+  rewritten: string[];
+  /** `performance.now()` when the change was applied. */
+  appliedAt: number;
   done: (verdict: Verdict) => void;
 }
 
@@ -69,6 +82,8 @@ interface SessionVerdicts {
   /** Called on every report, so waits end at once. */
   wake: Set<() => void>;
   files: { paths: Set<string>; at: number } | null;
+  /** When the API last wrote each path (`performance.now()` once applied). */
+  lastWrite: Map<string, number>;
   /** The dev server's address, kept until a request to it finds nobody there. */
   address: WorkspaceAddress | null;
 }
@@ -98,6 +113,12 @@ interface Outcome {
  * modules it compiled before. So each round first waits until the dev server has reported every
  * changed path it may hold compiled (it reports a change of any module it loaded, browser or not),
  * bounded by VERDICT_SETTLE_MS: a file it never loaded is never reported, and cannot be stale.
+ * Its file watcher (chokidar) drops a change of a file that comes within 5 ms of the one before
+ * (a throttle with no trailing event), so two quick writes can leave the dev server, and every
+ * browser on it, with the first for good (seen in the tests: a write answered, the next one sent
+ * at once). So when the bound passes unreported, or a file was written again within
+ * RAPID_REWRITE_MS (a report then may be the earlier write's), the round touches those files (a
+ * new event, same content) and waits a moment for their report: the dev server is mended too.
  *
  * Rounds of one session run one at a time, and a change is judged by the first round that starts
  * after it was applied: its verdict is never that of a compile that began before it. Changes made
@@ -160,6 +181,7 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
         collecting: null,
         wake: new Set(),
         files: null,
+        lastWrite: new Map(),
         address: null,
       };
       this.states.set(sessionId, state);
@@ -171,9 +193,18 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
       ...change.writes.map((write) => write.path).filter((path) => !files || files.has(path)),
       ...change.deletes,
     ];
-    for (const write of change.writes) files?.add(write.path);
+    const appliedAt = performance.now();
+    const rewritten = change.writes
+      .map((write) => write.path)
+      .filter((path) => change.startedAt - (state.lastWrite.get(path) ?? -Infinity) < RAPID_REWRITE_MS);
+    for (const write of change.writes) {
+      files?.add(write.path);
+      state.lastWrite.set(write.path, appliedAt);
+    }
     for (const path of change.deletes) files?.delete(path);
-    const verdict = new Promise<Verdict>((done) => state.queue.push({ ...change, mayBeCached, done }));
+    const verdict = new Promise<Verdict>((done) =>
+      state.queue.push({ ...change, mayBeCached, rewritten, appliedAt, done }),
+    );
     this.schedule(sessionId, state);
     return verdict;
   }
@@ -214,6 +245,7 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     let errors: CompileError[];
     try {
       await this.until(state, () => this.heardAll(state, batch), started + this.config.verdict.settleMs);
+      const nudged = await this.nudge(state, batch, final);
       const settled = performance.now();
       const pages = affectsEveryPage(change) ? await this.pageFiles(state) : [];
       const targets = verdictTargets(change, pages, this.config.verdict.maxPages);
@@ -225,6 +257,7 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
           sessionId,
           changes: batch.length,
           heard: this.heardAll(state, batch),
+          nudged,
           settleMs: Math.round(settled - started),
           compileMs: Math.round(compiled - settled),
           reportsMs: Math.round(performance.now() - compiled),
@@ -254,6 +287,47 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     return batch.every((change) =>
       change.mayBeCached.every((path) => (state.heard.get(path) ?? -Infinity) > change.startedAt),
     );
+  }
+
+  /**
+   * Touches the changed files the dev server may hold compiled but did not report, and those
+   * written again quickly (the same content, a new modification time: its watcher gets an event),
+   * then waits briefly for their reports. Answers the paths touched.
+   */
+  private async nudge(
+    state: SessionVerdicts,
+    batch: PendingChange[],
+    contents: Map<string, Buffer | null>,
+  ): Promise<string[]> {
+    const touch = new Set<string>();
+    for (const change of batch) {
+      for (const path of change.mayBeCached) {
+        if ((state.heard.get(path) ?? -Infinity) <= change.startedAt) touch.add(path);
+      }
+      for (const path of change.rewritten) touch.add(path);
+    }
+    // Only files still there: a deleted one has nothing to touch.
+    const paths = [...touch].filter((path) => contents.get(path));
+    if (paths.length === 0) return [];
+    const lastApplied = Math.max(...batch.map((change) => change.appliedAt));
+    await sleep(Math.max(0, lastApplied + TOUCH_GAP_MS - performance.now()));
+    const since = performance.now();
+    try {
+      // `-c`: nothing is created where the file went meanwhile.
+      const result = await this.runtime.exec(state.workspaceId, ['touch', '-c', '--', ...paths], {
+        timeoutMs: this.config.verdict.timeoutMs,
+      });
+      if (result.exitCode !== 0) throw new Error(result.stderr.trim() || `touch exited ${result.exitCode}`);
+    } catch (error) {
+      this.log.warn({ err: error, paths }, 'touching the unreported files failed; the verdict goes on');
+      return [];
+    }
+    await this.until(
+      state,
+      () => paths.every((path) => (state.heard.get(path) ?? -Infinity) > since),
+      performance.now() + NUDGE_WAIT_MS,
+    );
+    return paths;
   }
 
   /**
