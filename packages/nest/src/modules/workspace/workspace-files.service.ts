@@ -149,6 +149,7 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     }
     const verdict = this.verdicts.judge(session.id, {
       workspaceId: session.containerId,
+      projectId: session.projectId,
       ...change,
       startedAt,
     });

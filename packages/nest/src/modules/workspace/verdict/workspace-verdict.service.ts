@@ -12,6 +12,7 @@ import {
   type WorkspaceFileContent,
   type WorkspaceRuntime,
 } from '../../../shared/runtime/workspace-runtime.interface';
+import { ProjectVersionsService } from '../../projects/project-versions.service';
 import { HmrRelayService } from '../hmr/hmr-relay.service';
 import type { ViteHmrMessage } from '../hmr/vite-hmr.client';
 import { WorkspaceEventsService } from '../workspace-events.service';
@@ -21,6 +22,8 @@ import { affectsEveryPage, pageRoute, type VerdictTarget, verdictTargets } from 
 /** A change the files API applied to a running session's workspace. */
 export interface AppliedChange {
   workspaceId: string;
+  /** The session's project: its lock keeps a touch (see the class) apart from the project's writes. */
+  projectId: string | null;
   writes: WorkspaceFileContent[];
   deletes: string[];
   /** `performance.now()` just before the change was applied. */
@@ -45,7 +48,10 @@ const NUDGE_WAIT_MS = 300;
  * write's, and the later one may have been dropped by the watcher's 5 ms throttle (see below).
  */
 const RAPID_REWRITE_MS = 100;
-/** A touch comes at least this long after the write it follows, well outside the watcher's throttle. */
+/**
+ * A touch comes at least this long after the write it follows, and the project's next write at
+ * least this long after the touch: well outside the watcher's 5 ms throttle either way.
+ */
 const TOUCH_GAP_MS = 20;
 /** The workspace's file list (for its pages) is read again when older than this. */
 const FILE_LIST_TTL_MS = 60_000;
@@ -86,6 +92,8 @@ interface SessionVerdicts {
   lastWrite: Map<string, number>;
   /** The dev server's address, kept until a request to it finds nobody there. */
   address: WorkspaceAddress | null;
+  /** The file list being read, so changes judged meanwhile wait for it only when they need pages. */
+  listing: Promise<void> | null;
 }
 
 /** A target and how the dev server answered it. */
@@ -142,6 +150,7 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     private readonly relay: HmrRelayService,
     private readonly events: WorkspaceEventsService,
     private readonly probe: HttpProbe,
+    private readonly versions: ProjectVersionsService,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
@@ -183,8 +192,12 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
         files: null,
         lastWrite: new Map(),
         address: null,
+        listing: null,
       };
       this.states.set(sessionId, state);
+      // Read now, so the next changes know which files are new (a new file cannot be compiled
+      // yet: no wait for its report); this first one is judged as if every file existed.
+      void this.loadFiles(state).catch(() => undefined);
     }
     const files = state.files?.paths;
     // A file the workspace did not hold cannot be compiled in the dev server yet. Unknown (the
@@ -299,25 +312,32 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     batch: PendingChange[],
     contents: Map<string, Buffer | null>,
   ): Promise<string[]> {
-    const touch = new Set<string>();
+    const candidates = new Set<string>();
     for (const change of batch) {
       for (const path of change.mayBeCached) {
-        if ((state.heard.get(path) ?? -Infinity) <= change.startedAt) touch.add(path);
+        if ((state.heard.get(path) ?? -Infinity) <= change.startedAt) candidates.add(path);
       }
-      for (const path of change.rewritten) touch.add(path);
+      for (const path of change.rewritten) candidates.add(path);
     }
     // Only files still there: a deleted one has nothing to touch.
-    const paths = [...touch].filter((path) => contents.get(path));
+    const paths = [...candidates].filter((path) => contents.get(path));
     if (paths.length === 0) return [];
     const lastApplied = Math.max(...batch.map((change) => change.appliedAt));
     await sleep(Math.max(0, lastApplied + TOUCH_GAP_MS - performance.now()));
     const since = performance.now();
-    try {
+    const touchAll = async (): Promise<void> => {
       // `-c`: nothing is created where the file went meanwhile.
       const result = await this.runtime.exec(state.workspaceId, ['touch', '-c', '--', ...paths], {
         timeoutMs: this.config.verdict.timeoutMs,
       });
       if (result.exitCode !== 0) throw new Error(result.stderr.trim() || `touch exited ${result.exitCode}`);
+      await sleep(TOUCH_GAP_MS);
+    };
+    try {
+      // Under the project's lock: no write of the project (a restore, another session's change)
+      // can land within the watcher's throttle of the touch and be the one it drops.
+      const projectId = batch.at(-1)?.projectId;
+      await (projectId ? this.versions.withHead(projectId, touchAll) : touchAll());
     } catch (error) {
       this.log.warn({ err: error, paths }, 'touching the unreported files failed; the verdict goes on');
       return [];
@@ -441,14 +461,24 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
 
   /** The workspace's page files, from its file list (read again when old). */
   private async pageFiles(state: SessionVerdicts): Promise<string[]> {
-    if (!state.files || performance.now() - state.files.at > FILE_LIST_TTL_MS) {
-      const entries = await this.runtime.listFiles(state.workspaceId);
-      state.files = {
-        paths: new Set(entries.filter((entry) => entry.type === 'file').map((entry) => entry.path)),
-        at: performance.now(),
-      };
-    }
-    return [...state.files.paths].filter((path) => pageRoute(path) !== null);
+    if (!state.files || performance.now() - state.files.at > FILE_LIST_TTL_MS) await this.loadFiles(state);
+    return [...(state.files?.paths ?? [])].filter((path) => pageRoute(path) !== null);
+  }
+
+  /** Reads the workspace's file list (one read at a time). */
+  private loadFiles(state: SessionVerdicts): Promise<void> {
+    state.listing ??= this.runtime
+      .listFiles(state.workspaceId)
+      .then((entries) => {
+        state.files = {
+          paths: new Set(entries.filter((entry) => entry.type === 'file').map((entry) => entry.path)),
+          at: performance.now(),
+        };
+      })
+      .finally(() => {
+        state.listing = null;
+      });
+    return state.listing;
   }
 
   /** What the relay heard: reports of changed paths, and the errors of a running round (claimed). */
