@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type FileTreeEntry, type Verdict, WorkspaceStatus } from '@builder/shared';
 import type { Logger } from 'pino';
@@ -27,6 +28,13 @@ import { WorkspaceStorageService } from './workspace-storage.service';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** How long a running session's owner and workspace are reused by file calls. */
 const RUNNING_CACHE_MS = 10_000;
+/**
+ * Least time between two writes of one file of a workspace. The dev server's file watcher
+ * (chokidar, in Vite) drops a change that comes within 5 ms of the previous one of the same file,
+ * for good: measured in the tests, a write answered and the next one sent at once left the dev
+ * server (and the preview) with the first. Only writes that close together wait.
+ */
+const WRITE_GAP_MS = 25;
 
 /**
  * Files of a running session, as UTF-8 text. Paths are validated here (refused, never
@@ -41,6 +49,8 @@ export class WorkspaceFilesService implements OnModuleDestroy {
   >();
   private readonly offStatus: () => void;
   private readonly log: Logger;
+  /** When each file of each workspace was last written through this service (`performance.now()`). */
+  private readonly lastWrites = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly config: AppConfig,
@@ -54,7 +64,10 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     events: WorkspaceEventsService,
   ) {
     this.log = logger.child({ context: 'WorkspaceFiles' });
-    this.offStatus = events.on('status', (event) => this.running.delete(event.sessionId));
+    this.offStatus = events.on('status', (event) => {
+      this.running.delete(event.sessionId);
+      this.lastWrites.delete(event.sessionId);
+    });
   }
 
   onModuleDestroy(): void {
@@ -118,41 +131,16 @@ export class WorkspaceFilesService implements OnModuleDestroy {
     const bytes = change.writes.reduce((sum, write) => sum + write.content.length, 0);
     if (bytes > 0)
       await this.forgetIfGone(session.id, this.storage.reserve(session.id, session.containerId, bytes));
-    const startedAt = performance.now();
-    let version: WrittenVersionDto | null = null;
-    if (!session.projectId || !this.config.versions.enabled) {
-      await this.forgetIfGone(session.id, this.runtime.applyChanges(session.containerId, change));
-    } else {
-      try {
-        const result = await this.forgetIfGone(
-          session.id,
-          this.versions.commit({
-            projectId: session.projectId,
-            kind: 'edit',
-            authorSessionId: session.id,
-            origin: { sessionId: session.id, workspaceId: session.containerId },
-            applyToOrigin: true,
-            groupable: options.groupable ?? false,
-            changes: change,
-          }),
-        );
-        version = { id: result.version.id, number: result.version.number };
-      } catch (error) {
-        if (error instanceof ProjectNotFoundError) {
-          throw new WorkspaceConflictError(
-            `the project of session ${session.id} was deleted; its files can no longer be saved`,
-          );
-        }
-        await this.revert(session, change, options.created);
-        throw error;
-      }
+    await this.keepWritesApart(session.id, change);
+    const ticket = this.verdicts.expect(session.id, session.containerId, change);
+    let version: WrittenVersionDto | null;
+    try {
+      version = await this.verdicts.exclusive(session.id, () => this.commit(session, change, options));
+    } catch (error) {
+      this.verdicts.discard(ticket);
+      throw error;
     }
-    const verdict = this.verdicts.judge(session.id, {
-      workspaceId: session.containerId,
-      projectId: session.projectId,
-      ...change,
-      startedAt,
-    });
+    const verdict = this.verdicts.judge(ticket, change);
     return { version, verdict: options.verify ? await verdict : undefined };
   }
 
@@ -179,6 +167,60 @@ export class WorkspaceFilesService implements OnModuleDestroy {
       );
     }
     return content;
+  }
+
+  /** Applies a change, as part of a version of the session's project when there is one. */
+  private async commit(
+    session: RunningWorkspace,
+    change: FileChange,
+    options: { groupable?: boolean; created?: Set<string> },
+  ): Promise<WrittenVersionDto | null> {
+    if (!session.projectId || !this.config.versions.enabled) {
+      await this.forgetIfGone(session.id, this.runtime.applyChanges(session.containerId, change));
+      return null;
+    }
+    try {
+      const result = await this.forgetIfGone(
+        session.id,
+        this.versions.commit({
+          projectId: session.projectId,
+          kind: 'edit',
+          authorSessionId: session.id,
+          origin: { sessionId: session.id, workspaceId: session.containerId },
+          applyToOrigin: true,
+          groupable: options.groupable ?? false,
+          changes: change,
+        }),
+      );
+      return { id: result.version.id, number: result.version.number };
+    } catch (error) {
+      if (error instanceof ProjectNotFoundError) {
+        throw new WorkspaceConflictError(
+          `the project of session ${session.id} was deleted; its files can no longer be saved`,
+        );
+      }
+      await this.revert(session, change, options.created);
+      throw error;
+    }
+  }
+
+  /** Waits until every file the change writes was last written at least WRITE_GAP_MS ago. */
+  private async keepWritesApart(sessionId: string, change: FileChange): Promise<void> {
+    let written = this.lastWrites.get(sessionId);
+    if (!written) {
+      if (this.lastWrites.size >= 10_000) this.lastWrites.clear();
+      written = new Map();
+      this.lastWrites.set(sessionId, written);
+    }
+    // The slot is taken before the wait, so concurrent writes of one file queue up behind it.
+    const now = performance.now();
+    const last = Math.max(-Infinity, ...change.writes.map((write) => written.get(write.path) ?? -Infinity));
+    const at = Math.max(now, last + WRITE_GAP_MS);
+    for (const write of change.writes) written.set(write.path, at);
+    if (at > now) await sleep(at - now);
+    // Entries older than the gap never matter again.
+    if (written.size > 1_000)
+      for (const [path, time] of written) if (at - time > WRITE_GAP_MS) written.delete(path);
   }
 
   /** Best effort: the workspace's copy of a failed change's paths, back to the project's. */

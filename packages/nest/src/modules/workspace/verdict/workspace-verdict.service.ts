@@ -12,22 +12,25 @@ import {
   type WorkspaceFileContent,
   type WorkspaceRuntime,
 } from '../../../shared/runtime/workspace-runtime.interface';
-import { ProjectVersionsService } from '../../projects/project-versions.service';
 import { HmrRelayService } from '../hmr/hmr-relay.service';
 import type { ViteHmrMessage } from '../hmr/vite-hmr.client';
 import { WorkspaceEventsService } from '../workspace-events.service';
 import { fileLineOfScript, scriptIndex } from './script-lines';
 import { affectsEveryPage, pageRoute, type VerdictTarget, verdictTargets } from './verdict-targets';
 
-/** A change the files API applied to a running session's workspace. */
-export interface AppliedChange {
+/** What a change's verdict will wait for, noted before the change is applied ({@link WorkspaceVerdictService.expect}). */
+export interface VerdictTicket {
+  sessionId: string;
   workspaceId: string;
-  /** The session's project: its lock keeps a touch (see the class) apart from the project's writes. */
-  projectId: string | null;
+  /** Changed paths the dev server may hold compiled, each with the report count that proves it saw the change. */
+  needs: Map<string, number>;
+}
+
+/** A change the files API applied to a running session's workspace. */
+interface AppliedChange {
+  workspaceId: string;
   writes: WorkspaceFileContent[];
   deletes: string[];
-  /** `performance.now()` just before the change was applied. */
-  startedAt: number;
 }
 
 /** What Astro's dev server appends when a page failed after its answer had begun (status 200). */
@@ -41,18 +44,6 @@ const LATE_FAILURE_TAIL = '<script type="module" src="/@vite/client"></script>';
 const ERROR_REPORT_WAIT_MS = 10_000;
 /** A page created by the change is routed once the dev server's watcher saw it (~150 ms here). */
 const NEW_PAGE_WAIT_MS = 3_000;
-/** After a nudge, how long the dev server has to report the touched files (it does in ~5-50 ms). */
-const NUDGE_WAIT_MS = 300;
-/**
- * A file written again within this long of its last write: the report heard may be the earlier
- * write's, and the later one may have been dropped by the watcher's 5 ms throttle (see below).
- */
-const RAPID_REWRITE_MS = 100;
-/**
- * A touch comes at least this long after the write it follows, and the project's next write at
- * least this long after the touch: well outside the watcher's 5 ms throttle either way.
- */
-const TOUCH_GAP_MS = 20;
 /** The workspace's file list (for its pages) is read again when older than this. */
 const FILE_LIST_TTL_MS = 60_000;
 const POLL_MS = 25;
@@ -66,12 +57,11 @@ const PAGE_SCRIPT = /<script type="module" src="(\/[^"?]+\?astro&(?:amp;)?type=s
 const MAX_SCRIPTS = 20;
 
 interface PendingChange extends AppliedChange {
-  /** Changed paths whose compiled module the dev server may hold from before the change. */
-  mayBeCached: string[];
-  /** Written paths the API wrote shortly before too: a report of them proves nothing. */
-  rewritten: string[];
-  /** `performance.now()` when the change was applied. */
-  appliedAt: number;
+  /**
+   * Changed paths whose compiled module the dev server may hold from before the change, each with
+   * the count of the dev server's reports of it that proves it saw this change.
+   */
+  needs: Map<string, number>;
   done: (verdict: Verdict) => void;
 }
 
@@ -81,15 +71,15 @@ interface SessionVerdicts {
   queue: PendingChange[];
   running: boolean;
   ended: boolean;
-  /** When the dev server last reported each path (`performance.now()`). */
-  heard: Map<string, number>;
+  /** How many times the dev server reported a change of each path (an update, a full reload). */
+  reports: Map<string, number>;
+  /** The report count each path's latest change waits for. */
+  expected: Map<string, number>;
   /** Errors the dev server reported while a round compiles; null between rounds. */
   collecting: CompileError[] | null;
   /** Called on every report, so waits end at once. */
   wake: Set<() => void>;
   files: { paths: Set<string>; at: number } | null;
-  /** When the API last wrote each path (`performance.now()` once applied). */
-  lastWrite: Map<string, number>;
   /** The dev server's address, kept until a request to it finds nobody there. */
   address: WorkspaceAddress | null;
   /** The file list being read, so changes judged meanwhile wait for it only when they need pages. */
@@ -119,14 +109,17 @@ interface Outcome {
  *
  * A request made before the dev server's file watcher saw the change would be answered from the
  * modules it compiled before. So each round first waits until the dev server has reported every
- * changed path it may hold compiled (it reports a change of any module it loaded, browser or not),
+ * changed path it may hold compiled (it reports each change of a module it loaded, browser or
+ * not: counted, so that an earlier change's report arriving late is not taken for this one's),
  * bounded by VERDICT_SETTLE_MS: a file it never loaded is never reported, and cannot be stale.
- * Its file watcher (chokidar) drops a change of a file that comes within 5 ms of the one before
- * (a throttle with no trailing event), so two quick writes can leave the dev server, and every
- * browser on it, with the first for good (seen in the tests: a write answered, the next one sent
- * at once). So when the bound passes unreported, or a file was written again within
- * RAPID_REWRITE_MS (a report then may be the earlier write's), the round touches those files (a
- * new event, same content) and waits a moment for their report: the dev server is mended too.
+ * Two ways the dev server can keep a file as it was before a change, for good (and every browser
+ * on it), were seen in the tests, each with a write answered and the next one sent at once: its
+ * watcher (chokidar) drops a change of a file that comes within 5 ms of the one before, so the
+ * files API keeps writes of one file apart (see WorkspaceFilesService); and a change that lands
+ * while a request has the dev server load that file's module goes unreported and unseen, so a
+ * verdict's requests and the session's writes never overlap ({@link exclusive}). Touching an
+ * unreported file to make the watcher look again was tried: each touch of a page reloads the
+ * preview once more, and a reload in progress loses the next one (a restore stayed off the page).
  *
  * Rounds of one session run one at a time, and a change is judged by the first round that starts
  * after it was applied: its verdict is never that of a compile that began before it. Changes made
@@ -144,13 +137,14 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     scheduling: 'lifo',
   });
   private readonly unsubscribers: Array<() => void> = [];
+  /** Per session: the tail of the chain of writes and compiles that must not overlap. */
+  private readonly exclusives = new Map<string, Promise<void>>();
 
   constructor(
     private readonly config: AppConfig,
     private readonly relay: HmrRelayService,
     private readonly events: WorkspaceEventsService,
     private readonly probe: HttpProbe,
-    private readonly versions: ProjectVersionsService,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
@@ -174,23 +168,29 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Judges a change applied to a running session's workspace: answers its verdict once the dev
-   * server compiled what it affects, and tells the session's sockets. Never rejects.
+   * Called just before a change is applied to a running session's workspace: notes what the dev
+   * server's reports must reach for it (taken before the change, so that its report, however
+   * quick, counts). Hand the ticket to {@link judge} once the change is applied, or to
+   * {@link discard} when it failed.
    */
-  judge(sessionId: string, change: AppliedChange): Promise<Verdict> {
+  expect(
+    sessionId: string,
+    workspaceId: string,
+    change: { writes: WorkspaceFileContent[]; deletes: string[] },
+  ): VerdictTicket {
     let state = this.states.get(sessionId);
-    if (!state || state.workspaceId !== change.workspaceId) {
+    if (!state || state.workspaceId !== workspaceId) {
       if (state) this.end(sessionId, 'the session has a new workspace');
       state = {
-        workspaceId: change.workspaceId,
+        workspaceId,
         queue: [],
         running: false,
         ended: false,
-        heard: new Map(),
+        reports: new Map(),
+        expected: new Map(),
         collecting: null,
         wake: new Set(),
         files: null,
-        lastWrite: new Map(),
         address: null,
         listing: null,
       };
@@ -200,26 +200,73 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
       void this.loadFiles(state).catch(() => undefined);
     }
     const files = state.files?.paths;
-    // A file the workspace did not hold cannot be compiled in the dev server yet. Unknown (the
+    // A file the workspace does not hold cannot be compiled in the dev server yet. Unknown (the
     // list not read yet): assume it may be.
     const mayBeCached = [
       ...change.writes.map((write) => write.path).filter((path) => !files || files.has(path)),
       ...change.deletes,
     ];
-    const appliedAt = performance.now();
-    const rewritten = change.writes
-      .map((write) => write.path)
-      .filter((path) => change.startedAt - (state.lastWrite.get(path) ?? -Infinity) < RAPID_REWRITE_MS);
-    for (const write of change.writes) {
-      files?.add(write.path);
-      state.lastWrite.set(write.path, appliedAt);
+    // Each change of a file the dev server loaded is reported once: this one is seen when the
+    // count reaches one more than what the file's last change (or the reports so far) stood at.
+    // A report that is an earlier change's, arriving late, does not count as this one's.
+    const needs = new Map<string, number>();
+    for (const path of mayBeCached) {
+      const need = Math.max(state.expected.get(path) ?? 0, state.reports.get(path) ?? 0) + 1;
+      state.expected.set(path, need);
+      needs.set(path, need);
     }
-    for (const path of change.deletes) files?.delete(path);
+    return { sessionId, workspaceId, needs };
+  }
+
+  /** A change that was not applied after all: its expectations go. */
+  discard(ticket: VerdictTicket): void {
+    const state = this.states.get(ticket.sessionId);
+    if (!state || state.workspaceId !== ticket.workspaceId) return;
+    for (const [path, need] of ticket.needs)
+      if (state.expected.get(path) === need) state.expected.set(path, need - 1);
+  }
+
+  /**
+   * Judges a change applied to a running session's workspace (its ticket from {@link expect}):
+   * answers its verdict once the dev server compiled what it affects, and tells the session's
+   * sockets. Never rejects.
+   */
+  judge(
+    ticket: VerdictTicket,
+    change: { writes: WorkspaceFileContent[]; deletes: string[] },
+  ): Promise<Verdict> {
+    const state = this.states.get(ticket.sessionId);
+    if (!state || state.workspaceId !== ticket.workspaceId || state.ended)
+      return Promise.resolve(endedVerdict('the workspace stopped before its pages were compiled'));
+    for (const write of change.writes) state.files?.paths.add(write.path);
+    for (const path of change.deletes) state.files?.paths.delete(path);
     const verdict = new Promise<Verdict>((done) =>
-      state.queue.push({ ...change, mayBeCached, rewritten, appliedAt, done }),
+      state.queue.push({ workspaceId: ticket.workspaceId, ...change, needs: ticket.needs, done }),
     );
-    this.schedule(sessionId, state);
+    this.schedule(ticket.sessionId, state);
     return verdict;
+  }
+
+  /**
+   * Runs `work` (a write of the session's files, or a verdict's requests to its dev server) with
+   * no other of either running. A change that lands while the dev server loads that file's module
+   * for a request went unreported, and the module kept the file as it was before the change, for
+   * good (seen in the tests: a write answered, the next sent at once, while the first one's verdict
+   * rendered the page). A write waits at most for one verdict's requests; a verdict for writes.
+   */
+  async exclusive<T>(sessionId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.exclusives.get(sessionId) ?? Promise.resolve();
+    let release: () => void = () => undefined;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.exclusives.set(sessionId, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.exclusives.get(sessionId) === tail) this.exclusives.delete(sessionId);
+    }
   }
 
   private schedule(sessionId: string, state: SessionVerdicts): void {
@@ -258,11 +305,18 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     let errors: CompileError[];
     try {
       await this.until(state, () => this.heardAll(state, batch), started + this.config.verdict.settleMs);
-      const nudged = await this.nudge(state, batch, final);
-      const settled = performance.now();
       const pages = affectsEveryPage(change) ? await this.pageFiles(state) : [];
       const targets = verdictTargets(change, pages, this.config.verdict.maxPages);
-      outcomes = await this.compile(state, targets, new Set(change.writes), started);
+      // What was not heard even then (a file the dev server never loaded, two changes it saw as
+      // one): the next change of it counts from the reports so far.
+      for (const change of batch)
+        for (const [path, need] of change.needs)
+          if (!this.heard(state, path, need) && state.expected.get(path) === need)
+            state.expected.set(path, state.reports.get(path) ?? 0);
+      const settled = performance.now();
+      outcomes = await this.exclusive(sessionId, () =>
+        this.compile(state, targets, new Set(change.writes), started),
+      );
       const compiled = performance.now();
       errors = await this.errorsOf(state, outcomes, final);
       this.log.debug(
@@ -270,7 +324,6 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
           sessionId,
           changes: batch.length,
           heard: this.heardAll(state, batch),
-          nudged,
           settleMs: Math.round(settled - started),
           compileMs: Math.round(compiled - settled),
           reportsMs: Math.round(performance.now() - compiled),
@@ -297,57 +350,11 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
 
   /** Whether the dev server reported, since each change began, every path it may hold compiled. */
   private heardAll(state: SessionVerdicts, batch: PendingChange[]): boolean {
-    return batch.every((change) =>
-      change.mayBeCached.every((path) => (state.heard.get(path) ?? -Infinity) > change.startedAt),
-    );
+    return batch.every((change) => [...change.needs].every(([path, need]) => this.heard(state, path, need)));
   }
 
-  /**
-   * Touches the changed files the dev server may hold compiled but did not report, and those
-   * written again quickly (the same content, a new modification time: its watcher gets an event),
-   * then waits briefly for their reports. Answers the paths touched.
-   */
-  private async nudge(
-    state: SessionVerdicts,
-    batch: PendingChange[],
-    contents: Map<string, Buffer | null>,
-  ): Promise<string[]> {
-    const candidates = new Set<string>();
-    for (const change of batch) {
-      for (const path of change.mayBeCached) {
-        if ((state.heard.get(path) ?? -Infinity) <= change.startedAt) candidates.add(path);
-      }
-      for (const path of change.rewritten) candidates.add(path);
-    }
-    // Only files still there: a deleted one has nothing to touch.
-    const paths = [...candidates].filter((path) => contents.get(path));
-    if (paths.length === 0) return [];
-    const lastApplied = Math.max(...batch.map((change) => change.appliedAt));
-    await sleep(Math.max(0, lastApplied + TOUCH_GAP_MS - performance.now()));
-    const since = performance.now();
-    const touchAll = async (): Promise<void> => {
-      // `-c`: nothing is created where the file went meanwhile.
-      const result = await this.runtime.exec(state.workspaceId, ['touch', '-c', '--', ...paths], {
-        timeoutMs: this.config.verdict.timeoutMs,
-      });
-      if (result.exitCode !== 0) throw new Error(result.stderr.trim() || `touch exited ${result.exitCode}`);
-      await sleep(TOUCH_GAP_MS);
-    };
-    try {
-      // Under the project's lock: no write of the project (a restore, another session's change)
-      // can land within the watcher's throttle of the touch and be the one it drops.
-      const projectId = batch.at(-1)?.projectId;
-      await (projectId ? this.versions.withHead(projectId, touchAll) : touchAll());
-    } catch (error) {
-      this.log.warn({ err: error, paths }, 'touching the unreported files failed; the verdict goes on');
-      return [];
-    }
-    await this.until(
-      state,
-      () => paths.every((path) => (state.heard.get(path) ?? -Infinity) > since),
-      performance.now() + NUDGE_WAIT_MS,
-    );
-    return paths;
+  private heard(state: SessionVerdicts, path: string, need: number): boolean {
+    return (state.reports.get(path) ?? 0) >= need;
   }
 
   /**
@@ -485,12 +492,12 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
   private hear(sessionId: string, message: ViteHmrMessage): boolean {
     const state = this.states.get(sessionId);
     if (!state) return false;
-    const now = performance.now();
-    if (message.type === 'update') for (const path of message.paths) state.heard.set(path, now);
+    // An error is not a report of a change: a render's, it may come long after and be of any state.
+    if (message.type === 'update')
+      for (const path of message.paths) state.reports.set(path, (state.reports.get(path) ?? 0) + 1);
     let claimed = false;
     if (message.type === 'error') {
       const { type: _type, ...error } = message;
-      if (error.file) state.heard.set(error.file, now);
       if (state.collecting) {
         state.collecting.push(error);
         claimed = true;
