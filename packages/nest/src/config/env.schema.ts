@@ -136,8 +136,7 @@ export const envSchema = z
     /**
      * After a change through the files API, how long the verdict waits for the dev server to report
      * each changed file it may hold compiled (it does in ~5-50 ms here). A file it never loaded is
-     * not reported, and nothing of it can be stale; a change it has not reported by then is brought
-     * out by a first round of requests (see the verdict service).
+     * not reported, and nothing of it can be stale: the verdict goes on after this bound.
      */
     VERDICT_SETTLE_MS: int(0, 60_000).default(750),
     /** Time the dev server has to compile what one verdict asks for (a cold first render takes seconds). */
