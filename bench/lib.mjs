@@ -4,7 +4,7 @@
  * `astro dev` floor, statistics, and a clean-up registry that removes everything they start.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -335,12 +335,13 @@ export async function createDatabase() {
 /**
  * Starts the built API on `port` (default API_PORT) with the docker runtime, the preview proxy and
  * its own database and data folder; `env` adds or overrides variables (an object store, a port range).
+ * Its log goes nowhere unless BENCH_API_LOG names a file (at BENCH_LOG_LEVEL, default warn).
  */
 export async function startApi({ databaseUrl, dataDir, poolSize, port = API_PORT, env: extra = {} }) {
   const env = {
     ...process.env,
     NODE_ENV: 'development',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     PORT: String(port),
     RUNTIME: 'docker',
     DATA_DIR: dataDir,
@@ -357,7 +358,7 @@ export async function startApi({ databaseUrl, dataDir, poolSize, port = API_PORT
   const child = spawn(process.execPath, [join(ROOT, 'packages/nest/dist/main.js')], {
     cwd: ROOT,
     env,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', process.env.BENCH_API_LOG ? openSync(process.env.BENCH_API_LOG, 'a') : 'ignore', 'pipe'],
     detached: true,
   });
   cleanup.processes.add(child);

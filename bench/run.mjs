@@ -6,6 +6,7 @@
  *   npm run bench -- --runs 3 --hmr-runs 3 --no-build
  *   npm run bench -- --capacity --capacity-max 30
  *   npm run bench -- --burst 20         # also: 20 concurrent cold creates through the start queue
+ *   npm run bench -- --only verdict --verify-runs 7   # the compile verdict alone (latest-verdict.*)
  *
  * Starts the built API (node packages/nest/dist/main.js, RUNTIME=docker, its own database on the
  * local PostgreSQL, PORT 3100, ports 8500-8600, PREVIEW_MODE=proxy) and a plain host `astro dev`
@@ -61,11 +62,12 @@ import {
   waitForPoolFull,
 } from './lib.mjs';
 import { benchProjects, projectsMarkdown } from './projects.mjs';
+import { benchVerdict, verdictMarkdown } from './verdict.mjs';
 
 // ------------------------------------------------------------------ flags
 
 function parseFlags(argv) {
-  const flags = { runs: 5, hmrRuns: 5, putRuns: 30, projects: true, build: true, capacity: false, capacityMax: 30, capacityBudgetMs: 30_000, loadSeconds: 5, loadConcurrency: 16, poolSize: 2, burst: 0 };
+  const flags = { runs: 5, hmrRuns: 5, putRuns: 30, verifyRuns: null, projects: true, verdict: true, only: null, build: true, capacity: false, capacityMax: 30, capacityBudgetMs: 30_000, loadSeconds: 5, loadConcurrency: 16, poolSize: 2, burst: 0 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => Number(argv[++i]);
@@ -74,6 +76,12 @@ function parseFlags(argv) {
     else if (arg === '--no-build') flags.build = false;
     else if (arg === '--no-projects') flags.projects = false;
     else if (arg === '--put-runs') flags.putRuns = next();
+    else if (arg === '--no-verdict') flags.verdict = false;
+    else if (arg === '--verify-runs') flags.verifyRuns = next();
+    else if (arg === '--only') {
+      flags.only = argv[++i];
+      if (flags.only !== 'verdict') throw new Error('--only: the one part that runs alone is verdict');
+    }
     else if (arg === '--capacity') flags.capacity = true;
     else if (arg === '--capacity-max') flags.capacityMax = next();
     else if (arg === '--capacity-budget-ms') flags.capacityBudgetMs = next();
@@ -82,10 +90,11 @@ function parseFlags(argv) {
     else if (arg === '--pool-size') flags.poolSize = next();
     else if (arg === '--burst') flags.burst = next();
     else if (arg === '--help' || arg === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 14).join('\n'));
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown flag ${arg}`);
   }
+  flags.verifyRuns ??= flags.hmrRuns;
   for (const [key, value] of Object.entries(flags)) {
     if (typeof value === 'number' && !(Number.isFinite(value) && value >= 0)) throw new Error(`--${key}: not a number`);
   }
@@ -233,6 +242,24 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-data-'));
   cleanup.dirs.add(dataDir);
 
+  if (flags.only === 'verdict') {
+    results.verdict = await benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') });
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(join(RESULTS_DIR, 'latest-verdict.json'), `${JSON.stringify(results, null, 2)}\n`);
+    const md = [
+      `Compile verdict benchmark of ${results.at} on ${results.machine.cpus} cores (${results.machine.cpuModel}); N = ${flags.verifyRuns} per measure.`,
+      '',
+      '| measure | p50 | p95 | baseline (p50) | ratio |',
+      '|---|---|---|---|---|',
+      ...verdictMarkdown(results.verdict),
+      '',
+    ].join('\n');
+    writeFileSync(join(RESULTS_DIR, 'latest-verdict.md'), md);
+    console.log(`\n${md}`);
+    log(`wrote ${join(RESULTS_DIR, 'latest-verdict.json')} and latest-verdict.md`);
+    return;
+  }
+
   // ---- phase 1: the API without a pool (cold creates, HMR, memory, API overhead, capacity), with
   // the floors measured alongside: each host `astro dev` start next to a cold create, each host
   // file write next to the API's edits, alternating, so both see the same state of the machine.
@@ -370,6 +397,11 @@ async function main() {
     });
   }
 
+  // ---- the compile verdict of a write (its own API, port 3105, preview ports 8840-8849)
+  if (flags.verdict) {
+    results.verdict = await benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') });
+  }
+
   // ---- phase 2: the API with a warm pool
   let warm = [];
   let warmAnswered = [];
@@ -483,6 +515,7 @@ function markdown(r) {
     );
   }
   if (r.projects) lines.push(...projectsMarkdown(r.projects));
+  if (r.verdict) lines.push(...verdictMarkdown(r.verdict));
   if (r.capacity) {
     lines.push(`| capacity: workspaces held (each create → page within budget) | ${r.capacity.held} | | | stopped by: ${r.capacity.stoppedBy} |`);
     lines.push(

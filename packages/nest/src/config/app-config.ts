@@ -73,7 +73,13 @@ export class AppConfig {
   readonly pool: { size: number };
 
   readonly preview: { mode: Env['PREVIEW_MODE']; host: string; domain: string };
-  readonly files: { maxBytes: number; bodyLimitBytes: number };
+  readonly files: { maxBytes: number; bodyLimitBytes: number; maxEditEntries: number };
+
+  /** The compile verdict of every change through the files API (see modules/workspace/verdict). */
+  readonly verdict: { settleMs: number; timeoutMs: number; maxPages: number };
+
+  /** Dev-server output relayed to sockets (see modules/workspace/logs). */
+  readonly devServerLogs: { replayLines: number; linesPerSecond: number };
 
   /** Where project blobs live (see shared/storage). Secrets are never logged. */
   readonly objectStore:
@@ -154,7 +160,20 @@ export class AppConfig {
     // JSON escaping makes a body larger than the file it carries (newlines, quotes, \u escapes).
     // The body limit leaves room for that, so a file just over MAX_FILE_BYTES gets the precise
     // "file too large" 400 and only absurd bodies hit the parser's 413.
-    this.files = { maxBytes: env.MAX_FILE_BYTES, bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024 };
+    this.files = {
+      maxBytes: env.MAX_FILE_BYTES,
+      bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024,
+      maxEditEntries: env.MAX_EDIT_ENTRIES,
+    };
+    this.verdict = {
+      settleMs: env.VERDICT_SETTLE_MS,
+      timeoutMs: env.VERDICT_TIMEOUT_MS,
+      maxPages: env.VERDICT_MAX_PAGES,
+    };
+    this.devServerLogs = {
+      replayLines: env.DEV_SERVER_LOG_REPLAY_LINES,
+      linesPerSecond: env.DEV_SERVER_LOG_LINES_PER_SECOND,
+    };
     const s3 =
       env.OBJECT_STORE === 's3' || (env.OBJECT_STORE === 'auto' && Boolean(env.S3_ENDPOINT || env.S3_BUCKET));
     this.objectStore = s3

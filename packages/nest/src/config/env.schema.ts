@@ -130,6 +130,24 @@ export const envSchema = z
       .default('preview.localhost'),
 
     MAX_FILE_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
+    /** Most writes plus deletes in one `POST /workspace/:id/edits` batch. */
+    MAX_EDIT_ENTRIES: int(1, 1000).default(50),
+
+    /**
+     * After a change through the files API, how long the verdict waits for the dev server to report
+     * each changed file it may hold compiled (it does in ~5-50 ms here). A file it never loaded is
+     * not reported, and nothing of it can be stale: the verdict goes on after this bound.
+     */
+    VERDICT_SETTLE_MS: int(0, 60_000).default(750),
+    /** Time the dev server has to compile what one verdict asks for (a cold first render takes seconds). */
+    VERDICT_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+    /** Most pages one verdict renders when a change can affect every page (a component, a layout). */
+    VERDICT_MAX_PAGES: int(1, 100).default(10),
+
+    /** Dev-server output lines a socket subscriber gets again when it subscribes. */
+    DEV_SERVER_LOG_REPLAY_LINES: int(0, 2000).default(100),
+    /** Dev-server output lines per second relayed to sockets per session (more are counted, not sent). */
+    DEV_SERVER_LOG_LINES_PER_SECOND: int(1, 10_000).default(50),
 
     /**
      * Where project files (content-addressed blobs) are kept: `fs` (a folder of DATA_DIR, the

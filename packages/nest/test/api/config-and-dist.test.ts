@@ -126,13 +126,22 @@ describe('the compiled backend (node dist/main.js)', () => {
         if (!docs) await new Promise((r) => setTimeout(r, 200));
       }
       expect(docs?.status, backend.output()).toBe(200);
-      const spec = (await docs!.json()) as { paths: Record<string, unknown> };
+      const spec = (await docs!.json()) as {
+        paths: Record<string, Record<string, { requestBody?: unknown; parameters?: Array<{ name: string }> }>>;
+      };
       expect(Object.keys(spec.paths)).toEqual(
         expect.arrayContaining([
           '/api/v1/auth/register',
           '/api/v1/workspace/create',
           '/api/v1/workspace/{id}/status',
+          '/api/v1/workspace/{id}/edits',
+          '/api/v1/workspace/{id}/files/move',
+          '/api/v1/workspace/{id}/logs',
         ]),
+      );
+      expect(spec.paths['/api/v1/workspace/{id}/edits'].post.requestBody).toBeDefined();
+      expect(spec.paths['/api/v1/workspace/{id}/files/{path}'].put.parameters?.map((p) => p.name)).toContain(
+        'verify',
       );
       const ui = await fetch(`http://127.0.0.1:${port}/api/docs`);
       expect(ui.status).toBe(200);

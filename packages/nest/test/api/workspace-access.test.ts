@@ -112,6 +112,11 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       ['GET', `/workspace/${id}/files`, undefined],
       ['GET', `/workspace/${id}/files/${PAGE}`, undefined],
       ['PUT', `/workspace/${id}/files/${PAGE}`, { content: 'hacked' }],
+      ['PUT', `/workspace/${id}/files/${PAGE}?verify=true`, { content: 'hacked' }],
+      ['DELETE', `/workspace/${id}/files/${PAGE}`, undefined],
+      ['POST', `/workspace/${id}/files/move`, { from: PAGE, to: 'src/pages/moved.astro' }],
+      ['POST', `/workspace/${id}/edits`, { writes: [{ path: PAGE, content: 'hacked' }], deletes: [] }],
+      ['GET', `/workspace/${id}/logs?tail=10`, undefined],
     ] as const;
 
   it('every route refuses a missing token and bad tokens with 401', async () => {
@@ -170,6 +175,9 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       ['GET', '/workspace/abc/files'],
       ['GET', '/workspace/1/files/x.txt'],
       ['PUT', '/workspace/1/files/x.txt'],
+      ['DELETE', '/workspace/1/files/x.txt'],
+      ['POST', '/workspace/1/edits'],
+      ['GET', '/workspace/1/logs'],
       ['GET', `/workspace/${sessionId}x/status`],
     ] as const;
     for (const [method, path] of cases) {
@@ -251,7 +259,7 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       'src/%E0%A4%A',
     ];
     for (const path of traversals) {
-      for (const method of ['GET', 'PUT']) {
+      for (const method of ['GET', 'PUT', 'DELETE']) {
         const response = await rawRequest(
           t.baseUrl,
           method,
@@ -269,10 +277,38 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       'src/.git/config',
       '.git/hooks/pre-commit',
     ]) {
-      const response = await rawRequest(t.baseUrl, 'PUT', `${base}/${path}`, owner.token, body);
-      expectErrorShape(response, 400);
-      expect(response.body.message).toMatch(/node_modules|\.git/);
+      for (const method of ['PUT', 'DELETE']) {
+        const response = await rawRequest(
+          t.baseUrl,
+          method,
+          `${base}/${path}`,
+          owner.token,
+          method === 'PUT' ? body : undefined,
+        );
+        expectErrorShape(response, 400);
+        expect(response.body.message).toMatch(/node_modules|\.git/);
+      }
     }
+    // The same rules for the paths of a move and of an edit batch, each entry named.
+    for (const [from, to] of [
+      ['../../etc/passwd', 'src/stolen.txt'],
+      [PAGE, '/etc/cron.d/evil'],
+      [PAGE, 'node_modules/astro/evil.js'],
+      ['node_modules/astro/package.json', 'src/x.json'],
+    ]) {
+      const response = await t.api.request('POST', `/workspace/${sessionId}/files/move`, {
+        token: owner.token,
+        body: { from, to },
+      });
+      expectErrorShape(response, 400);
+      expect(response.body.message).toMatch(/^invalid workspace path: (from|to):/);
+    }
+    const batch = await t.api.request('POST', `/workspace/${sessionId}/edits`, {
+      token: owner.token,
+      body: { writes: [{ path: 'src/ok.txt', content: 'x' }], deletes: ['src/../../etc/passwd'] },
+    });
+    expectErrorShape(batch, 400);
+    expect(batch.body.message).toMatch(/deletes\[0\]: ".." segments/);
   });
 
   it('refuses a symlink pointing out of the workspace', async () => {
@@ -286,6 +322,34 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       body: { content: 'x' },
     });
     expectErrorShape(write, [400, 404]);
+    // Neither deleted nor moved through the link: what it leads to is not the workspace's.
+    const removed = await t.api.request('DELETE', `/workspace/${sessionId}/files/src/escape/hostname`, {
+      token: owner.token,
+    });
+    expectErrorShape(removed, [400, 404]);
+    const moved = await t.api.request('POST', `/workspace/${sessionId}/files/move`, {
+      token: owner.token,
+      body: { from: 'src/escape/hostname', to: 'src/hostname.txt' },
+    });
+    expectErrorShape(moved, [400, 404]);
+    const batch = await t.api.request('POST', `/workspace/${sessionId}/edits`, {
+      token: owner.token,
+      body: {
+        writes: [
+          { path: 'src/escape/evil', content: 'x' },
+          { path: 'src/fine.txt', content: 'x' },
+        ],
+      },
+    });
+    expectErrorShape(batch, [400, 404]);
+    const fine = await t.api.request('GET', `/workspace/${sessionId}/files/src/fine.txt`, {
+      token: owner.token,
+    });
+    expect(fine.status).toBe(404);
+    const link = await t.api.request('DELETE', `/workspace/${sessionId}/files/src/escape`, {
+      token: owner.token,
+    });
+    expectErrorShape(link, [400, 404]);
   });
 
   it('refuses files over MAX_FILE_BYTES with 400 and bodies over the parser limit with 413', async () => {
@@ -360,6 +424,14 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     });
     expectErrorShape(write, 409);
     expect(write.body.message).toMatch(/stopped/);
+    for (const [method, path, body] of [
+      ['DELETE', `/workspace/${sessionId}/files/${PAGE}`, undefined],
+      ['POST', `/workspace/${sessionId}/edits`, { writes: [{ path: PAGE, content: 'late' }] }],
+      ['POST', `/workspace/${sessionId}/files/move`, { from: PAGE, to: 'src/pages/late.astro' }],
+      ['GET', `/workspace/${sessionId}/logs`, undefined],
+    ] as const) {
+      expectErrorShape(await t.api.request(method, path, { token: owner.token, body }), 409);
+    }
     expectErrorShape(
       await t.api.request('POST', `/workspace/${sessionId}/restart`, { token: owner.token }),
       409,

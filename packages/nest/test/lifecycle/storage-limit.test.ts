@@ -71,6 +71,18 @@ describe.skipIf(!dockerReady)(`the ${LIMIT_MB} MiB storage limit of a workspace`
     const after = await t.api.request('GET', `/workspace/${session.id}/files/${PAGE}`, { token });
     expect(after.body.content).toBe(original.body.content);
 
+    // An edit batch is checked whole: two writes that each fit but not together, nothing written.
+    const half = 'y'.repeat(2.5 * MIB);
+    const batch = await t.api.request('POST', `/workspace/${session.id}/edits`, {
+      token,
+      body: { writes: [{ path: 'src/a.txt', content: half }, { path: 'src/b.txt', content: half }] },
+    });
+    expect(batch.status, batch.text).toBe(413);
+    expect(batch.body.message).toMatch(/this write adds 5 MiB/);
+    for (const path of ['src/a.txt', 'src/b.txt']) {
+      expect((await t.api.request('GET', `/workspace/${session.id}/files/${path}`, { token })).status).toBe(404);
+    }
+
     // A write that fits still goes through.
     const small = await t.api.request('PUT', `/workspace/${session.id}/files/${PAGE}`, {
       token,

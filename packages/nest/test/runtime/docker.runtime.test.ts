@@ -24,6 +24,7 @@ import {
   TEST_RUN_LABEL,
   dockerAvailability,
   fetchPage,
+  followOutput,
   freeTestPort,
   testOptions,
   waitFor,
@@ -327,6 +328,33 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     expect(logs.join('\n')).toMatch(/astro|Local|entrypoint/i);
   });
 
+  it('follows the output: its last lines, then each new line, until unsubscribed', async () => {
+    const followed = await followOutput(runtime, id, 50);
+    await waitFor(
+      'the last lines',
+      async () => followed.lines.some((l) => /ready in/.test(l.line)),
+      10_000,
+      50,
+    );
+    // Astro prints every request it serves.
+    const address = await runtime.address(id);
+    await fetchPage(`http://${address.host}:${address.port}/follow-marker`);
+    await waitFor(
+      'the request line',
+      async () => followed.lines.some((l) => l.stream === 'stdout' && l.line.includes('/follow-marker')),
+      10_000,
+      50,
+    );
+    followed.stop();
+    const count = followed.lines.length;
+    await fetchPage(`http://${address.host}:${address.port}/after-stop`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(followed.lines.length).toBe(count);
+    await expect(runtime.followLogs('no-such-container', () => undefined)).rejects.toBeInstanceOf(
+      WorkspaceNotFoundError,
+    );
+  });
+
   it('applies a CPU quota to the live container: half a core, accounted per second', async () => {
     await runtime.updateResources(id, { cpuCores: 0.5 });
     const info = await engine.getContainer(id).inspect();
@@ -347,7 +375,10 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
   });
 
   it('stops, then removes container and volume, idempotently', async () => {
+    const followed = await followOutput(runtime, id, 0);
     await runtime.stop(id, 5);
+    // The output of a stopped workspace ends, and its follower is told.
+    await followed.ended;
     const stopped = await runtime.inspect(id);
     expect(stopped.state).toBe('exited');
     expect(stopped.exitCode).not.toBeNull();

@@ -22,6 +22,7 @@ import {
   TEMPLATE_DIR,
   TEMPLATE_TEXT,
   fetchPage,
+  followOutput,
   freeTestPort,
   processAlive,
   testOptions,
@@ -160,6 +161,20 @@ describe('LocalRuntime with real child processes', () => {
     expect((await runtime.logs(id)).join('\n')).toMatch(/astro/i);
     expect((await runtime.list()).map((info) => info.id)).toEqual([id]);
     await runtime.updateResources(id, { cpuCores: 0.5 });
+  });
+
+  it("follows the dev server's output: its last lines, then each new line, until unsubscribed", async () => {
+    const followed = await followOutput(runtime, id, 50);
+    expect(followed.lines.map((l) => l.line).join('\n')).toMatch(/ready in/);
+    await fetchPage(`http://127.0.0.1:${hostPort}/follow-marker`);
+    for (let i = 0; i < 100 && !followed.lines.some((l) => l.line.includes('/follow-marker')); i++)
+      await sleep(50);
+    expect(followed.lines.find((l) => l.line.includes('/follow-marker'))?.stream).toBe('stdout');
+    followed.stop();
+    const count = followed.lines.length;
+    await fetchPage(`http://127.0.0.1:${hostPort}/after-stop`);
+    await sleep(300);
+    expect(followed.lines.length).toBe(count);
   });
 
   it('initializes the workspace through TemplateService without installing', async () => {

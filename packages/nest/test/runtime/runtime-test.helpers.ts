@@ -6,6 +6,7 @@ import type { ContainerSpec } from '@builder/shared';
 import { skipOutsideCi } from '../../../../tests/support/skips';
 import { HttpProbe } from '../../src/shared/runtime/http-probe.service';
 import { resolveRuntimeOptions, type RuntimeOptions } from '../../src/shared/runtime/runtime-options';
+import type { LogLine, WorkspaceRuntime } from '../../src/shared/runtime/workspace-runtime.interface';
 
 export const REPO_ROOT = resolve(__dirname, '../../../..');
 export const TEMPLATE_DIR = resolve(REPO_ROOT, 'workspace-templates/baseline-landing');
@@ -131,4 +132,17 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Follows a workspace's output into an array; `ended` resolves when the runtime ends the output. */
+export async function followOutput(
+  runtime: WorkspaceRuntime,
+  id: string,
+  tail: number,
+): Promise<{ lines: LogLine[]; stop: () => void; ended: Promise<void> }> {
+  const lines: LogLine[] = [];
+  let onEnd: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (onEnd = resolve));
+  const stop = await runtime.followLogs(id, (line) => lines.push(line), { tail, onEnd });
+  return { lines, stop, ended };
 }

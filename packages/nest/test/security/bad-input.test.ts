@@ -81,6 +81,12 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
     { method: 'GET', path: `/api/v1/workspace/${id()}/files` },
     { method: 'GET', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro` },
     { method: 'PUT', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro`, body: true },
+    { method: 'PUT', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro?verify=maybe`, body: true },
+    { method: 'DELETE', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro` },
+    { method: 'POST', path: `/api/v1/workspace/${id()}/files/move`, body: true },
+    { method: 'POST', path: `/api/v1/workspace/${id()}/edits`, body: true },
+    { method: 'GET', path: `/api/v1/workspace/${id()}/logs` },
+    { method: 'GET', path: `/api/v1/workspace/${id()}/logs?tail=abc` },
   ];
 
   it('malformed JSON', async () => {
@@ -103,6 +109,12 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       '{"content":null}',
       '{"content":["a"]}',
       '{"unexpected":true}',
+      '{"writes":5}',
+      '{"writes":[{"path":5,"content":"x"}]}',
+      '{"writes":[null],"deletes":[null]}',
+      '{"writes":[],"deletes":[],"verify":"yes"}',
+      '{"from":1,"to":[]}',
+      '{"from":"src/a.astro"}',
       'null',
       '[]',
       '"string"',

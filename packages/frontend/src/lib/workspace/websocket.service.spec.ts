@@ -1,6 +1,14 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ClientToServerEvents, ConnectionStatus, HMREvent, ServerToClientEvents } from '@builder/shared';
+import type {
+  BuildErrorEvent,
+  ClientToServerEvents,
+  ConnectionStatus,
+  HMREvent,
+  LogEvent,
+  ServerToClientEvents,
+  VerdictOkEvent,
+} from '@builder/shared';
 import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkspaceSocketService } from './websocket.service';
@@ -125,6 +133,37 @@ describe('WorkspaceSocketService against a stand-in gateway (socket.io server; t
 
     await until(() => received.length === 1, 'the hmr-update event');
     expect(received).toEqual([event]);
+  });
+
+  it('forwards compile verdicts (error, ok) and log lines', async () => {
+    const { gateway, port } = await startGateway();
+    const { service: socket } = service(port);
+    const received: Array<BuildErrorEvent | VerdictOkEvent | LogEvent> = [];
+    socket.on('error', (event) => received.push(event));
+    socket.on('ok', (event) => received.push(event));
+    socket.on('log', (event) => received.push(event));
+    socket.connect();
+    await socket.subscribe('s1');
+
+    const at = '2024-01-01T00:00:00Z';
+    const error: BuildErrorEvent = {
+      sessionId: 's1',
+      file: 'src/pages/index.astro',
+      line: 5,
+      column: 20,
+      message: 'Unexpected ";"',
+      paths: ['src/pages/index.astro'],
+      at,
+    };
+    const ok: VerdictOkEvent = { sessionId: 's1', paths: ['src/pages/index.astro'], checked: ['/'], at };
+    const log: LogEvent = { sessionId: 's1', stream: 'stdout', line: '[200] / 3ms', at };
+    const room = gateway.io.of('/workspace').to('s1');
+    room.emit('error', error);
+    room.emit('ok', ok);
+    room.emit('log', log);
+
+    await until(() => received.length === 3, 'the three events');
+    expect(received).toEqual([error, ok, log]);
   });
 
   it('reports a refused subscription', async () => {

@@ -153,6 +153,23 @@ export class ProjectSyncService implements ProjectWorkspaces, OnModuleInit {
     return updated;
   }
 
+  /**
+   * Puts paths of a workspace back as the project's current version has them: undoes a change the
+   * workspace got (part of it, or all) but the project did not record. A path the version does not
+   * hold is removed only when it is in `created` (the change made it): a file made inside the
+   * workspace by other means is left alone.
+   */
+  async revert(projectId: string, workspaceId: string, paths: string[], created: Set<string>): Promise<void> {
+    await this.versions.withHead(projectId, async (head) => {
+      const kept = paths.filter((path) => head.manifest.has(path));
+      const contents = await this.blobs.getMany(kept.map((path) => head.manifest.get(path)!.hash));
+      await this.runtime.applyChanges(workspaceId, {
+        writes: kept.map((path) => ({ path, content: contents.get(head.manifest.get(path)!.hash)! })),
+        deletes: paths.filter((path) => !head.manifest.has(path) && created.has(path)),
+      });
+    });
+  }
+
   async endSessions(projectId: string, reason: string): Promise<void> {
     // Their files are not captured: the project is about to go.
     await this.sessions.detachFromProject(projectId);

@@ -19,6 +19,7 @@ import {
 } from '@builder/shared';
 import type { Namespace, Socket } from 'socket.io';
 import { type AuthenticatedUser, extractBearerToken, verifyAccessToken } from '../auth/access-token';
+import { WorkspaceLogsService } from './logs/workspace-logs.service';
 import { WorkspaceEventsService, type WorkspaceEventName } from './workspace-events.service';
 import { WorkspaceService } from './workspace.service';
 
@@ -36,7 +37,7 @@ type WorkspaceNamespace = Namespace<
 >;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RELAYED: WorkspaceEventName[] = ['build-status', 'hmr-update', 'status', 'error', 'log'];
+const RELAYED: WorkspaceEventName[] = ['build-status', 'hmr-update', 'status', 'error', 'ok', 'log'];
 /** Start-up steps kept per session, so a page that subscribes after `create` answered still sees them all. */
 const STEP_HISTORY_LIMIT = 20;
 
@@ -64,6 +65,7 @@ export class WorkspaceGateway
     private readonly jwt: JwtService,
     private readonly workspaces: WorkspaceService,
     private readonly events: WorkspaceEventsService,
+    private readonly logs: WorkspaceLogsService,
   ) {}
 
   afterInit(namespace: WorkspaceNamespace): void {
@@ -142,10 +144,17 @@ export class WorkspaceGateway
     await socket.join(sessionRoom(sessionId));
     socket.data.sessions.add(sessionId);
     this.workspaces.recordActivity(sessionId);
-    // Replayed after the ack, in order, so the page shows the whole start-up however late it came.
+    // Replayed after the ack, in order, so the page shows the whole start-up and the dev server's
+    // last lines however late it came. A session running since before this backend started has
+    // its output followed from now on.
+    void this.logs.follow(sessionId);
     const history = [...(this.stepHistory.get(sessionId) ?? [])];
-    if (history.length > 0)
-      setImmediate(() => history.forEach((event) => socket.emit('build-status', event)));
+    const lines = this.logs.replay(sessionId);
+    if (history.length + lines.length > 0)
+      setImmediate(() => {
+        history.forEach((event) => socket.emit('build-status', event));
+        lines.forEach((event) => socket.emit('log', event));
+      });
     return { ok: true };
   }
 

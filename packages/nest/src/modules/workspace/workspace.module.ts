@@ -7,11 +7,14 @@ import { ProjectsModule } from '../projects/projects.module';
 import { WorkspaceSessionEntity } from './entities/session.entity';
 import { HmrRelayService } from './hmr/hmr-relay.service';
 import { HostPortProbe } from './host-port-probe.service';
+import { WorkspaceLogsService } from './logs/workspace-logs.service';
 import { WarmPoolService } from './pool/warm-pool.service';
 import { PortAllocator } from './port-allocator.service';
 import { ProjectSyncService } from './project-sync.service';
 import { START_QUEUE, StartQueue } from './start-queue';
+import { WorkspaceVerdictService } from './verdict/workspace-verdict.service';
 import { WorkspaceController } from './workspace.controller';
+import { WorkspaceEditsService } from './workspace-edits.service';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceGateway } from './workspace.gateway';
@@ -47,6 +50,9 @@ import { WorkspaceService } from './workspace.service';
   providers: [
     WorkspaceService,
     WorkspaceFilesService,
+    WorkspaceEditsService,
+    WorkspaceVerdictService,
+    WorkspaceLogsService,
     WorkspaceStorageService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
@@ -67,6 +73,7 @@ import { WorkspaceService } from './workspace.service';
     WorkspaceEventsService,
     WorkspaceSessionRepository,
     HmrRelayService,
+    WorkspaceLogsService,
     ProjectSyncService,
     WorkspaceStorageService,
     START_QUEUE,

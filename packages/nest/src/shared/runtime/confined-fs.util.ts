@@ -122,6 +122,16 @@ export class ConfinedFs {
   }
 
   /**
+   * Whether something is at `path` (not following a final symlink). A hint for ordering work only:
+   * it may change right after, so nothing that must stay confined may rely on it.
+   */
+  async mayExist(path: string): Promise<boolean> {
+    const root = await this.realRoot();
+    const found = await lstat(join(root, normalizeWorkspacePath(path))).catch(() => null);
+    return found !== null;
+  }
+
+  /**
    * Removes a file (a missing one is not an error). The parent is resolved inside the root first;
    * a folder or a path leading outside is refused.
    */

@@ -385,6 +385,33 @@ export class DockerService {
     return Buffer.isBuffer(output) ? output : Buffer.from(String(output));
   }
 
+  /**
+   * Follows a container's output from its last `tail` lines on: `onChunk` gets the multiplexed
+   * bytes (see `DockerFrameDemuxer`), `onEnd` is called when the engine ends the stream (the
+   * container stopped). Only opening the stream is bounded by the timeout. Answers the function
+   * that stops following.
+   */
+  async followLogs(
+    id: string,
+    tail: number,
+    onChunk: (chunk: Buffer) => void,
+    onEnd: () => void,
+  ): Promise<() => void> {
+    const stream = (await this.call(`follow logs of ${id}`, this.operationTimeoutMs, (abortSignal) =>
+      this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, tail, abortSignal }),
+    )) as unknown as Readable;
+    let stopped = false;
+    stream.on('data', (chunk: Buffer) => onChunk(chunk));
+    stream.on('error', () => undefined); // 'close' follows
+    stream.once('close', () => {
+      if (!stopped) onEnd();
+    });
+    return () => {
+      stopped = true;
+      stream.destroy();
+    };
+  }
+
   /** One stats sample (with the previous one, so CPU use can be computed; takes about a second). */
   stats(id: string): Promise<Dockerode.ContainerStats> {
     return this.call(`stats of ${id}`, this.operationTimeoutMs, (abortSignal) =>
