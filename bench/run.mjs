@@ -6,6 +6,7 @@
  *   npm run bench -- --runs 3 --hmr-runs 3 --no-build
  *   npm run bench -- --capacity --capacity-max 30
  *   npm run bench -- --burst 20         # also: 20 concurrent cold creates through the start queue
+ *   npm run bench -- --only verdict --verify-runs 7   # the compile verdict alone (latest-verdict.*)
  *
  * Starts the built API (node packages/nest/dist/main.js, RUNTIME=docker, its own database on the
  * local PostgreSQL, PORT 3100, ports 8500-8600, PREVIEW_MODE=proxy) and a plain host `astro dev`
@@ -15,68 +16,73 @@
  * moment of the machine weighs on both sides of a ratio. Everything it starts (API, astro, containers, volumes, database, temp folders) is
  * stopped and removed at the end, also on failure or Ctrl-C. Traffic goes to loopback only.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
 import {
-  HERO,
-  apiClient,
+  api,
+  API_PORT,
+  CHROMIUM_ARGS,
+  cleanUpEverything,
+  cleanup,
   concurrentCreates,
-  createBenchDatabase,
-  createToFirstPage as createToFirstPageOn,
-  dropBenchDatabase,
+  containerIdOf,
+  containerMemory,
+  containerMemoryMiB,
+  createDatabase,
+  createToFirstPage,
+  HERO,
+  HOST_ASTRO_PORT,
+  hostAstroColdStart,
+  hostAvailableMiB,
   httpGet,
   log,
   marker,
   median,
-  newUser as newUserOn,
+  newUser,
+  openPage,
   quantile,
   ratio,
+  removeDatabase,
+  RESULTS_DIR,
+  ROOT,
   round,
+  seenAt,
+  startApi,
+  stopProcess,
   summary,
+  treeRssMiB,
   waitForFullPage,
   waitForPoolFull,
 } from './lib.mjs';
-
-
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const TEMPLATE_DIR = join(ROOT, 'workspace-templates/baseline-landing');
-const RESULTS_DIR = join(ROOT, 'bench/results');
-const API_PORT = Number(process.env.BENCH_API_PORT ?? 3100);
-const { api, destroy: destroyApiAgent } = apiClient(API_PORT);
-const HOST_ASTRO_PORT = 8601; // outside the API's 8500-8600
-const ADMIN_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://builder:builder@127.0.0.1:5432/builder';
-const DOCKER_SOCKET = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { benchProjects, projectsMarkdown } from './projects.mjs';
+import { benchVerdict, verdictMarkdown } from './verdict.mjs';
 
 // ------------------------------------------------------------------ flags
 
 function parseFlags(argv) {
-  const flags = { runs: 5, hmrRuns: 5, build: true, capacity: false, capacityMax: 30, capacityBudgetMs: 30_000, loadSeconds: 5, loadConcurrency: 16, poolSize: 2, burst: 0 };
+  const flags = { runs: 5, hmrRuns: 5, putRuns: 30, verifyRuns: null, projects: true, verdict: true, only: null, build: true, capacity: false, capacityMax: 30, capacityBudgetMs: 30_000, loadSeconds: 5, loadConcurrency: 16, poolSize: 2, burst: 0 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => Number(argv[++i]);
     if (arg === '--runs') flags.runs = next();
     else if (arg === '--hmr-runs') flags.hmrRuns = next();
     else if (arg === '--no-build') flags.build = false;
+    else if (arg === '--no-projects') flags.projects = false;
+    else if (arg === '--put-runs') flags.putRuns = next();
+    else if (arg === '--no-verdict') flags.verdict = false;
+    else if (arg === '--verify-runs') flags.verifyRuns = next();
+    else if (arg === '--only') {
+      flags.only = argv[++i];
+      if (flags.only !== 'verdict') throw new Error('--only: the one part that runs alone is verdict');
+    }
     else if (arg === '--capacity') flags.capacity = true;
     else if (arg === '--capacity-max') flags.capacityMax = next();
     else if (arg === '--capacity-budget-ms') flags.capacityBudgetMs = next();
@@ -85,10 +91,11 @@ function parseFlags(argv) {
     else if (arg === '--pool-size') flags.poolSize = next();
     else if (arg === '--burst') flags.burst = next();
     else if (arg === '--help' || arg === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 14).join('\n'));
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown flag ${arg}`);
   }
+  flags.verifyRuns ??= flags.hmrRuns;
   for (const [key, value] of Object.entries(flags)) {
     if (typeof value === 'number' && !(Number.isFinite(value) && value >= 0)) throw new Error(`--${key}: not a number`);
   }
@@ -99,290 +106,6 @@ function parseFlags(argv) {
   return flags;
 }
 
-// ------------------------------------------------------------------ small helpers
-
-
-/** A Docker Engine API call over its socket (no CLI, no dependency). */
-function dockerApi(method, path) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: DOCKER_SOCKET, path, method }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode, body: text ? safeJson(text) : null });
-      });
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('docker timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-const safeJson = (text) => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
-
-/** Memory of a container as `docker stats` shows it: usage without the page cache. */
-async function containerMemoryMiB(containerId) {
-  return (await containerMemory(containerId))?.usageMiB ?? null;
-}
-
-/**
- * `usageMiB`: what `docker stats` shows (usage less inactive page cache; it still holds active
- * page cache and kernel memory such as dentries, reclaimable and partly shared between
- * workspaces). `anonMiB`: the container's anonymous memory, which is its own and never reclaimed.
- */
-async function containerMemory(containerId) {
-  const { body } = await dockerApi('GET', `/containers/${containerId}/stats?stream=false`);
-  const stats = body?.memory_stats;
-  if (!stats?.usage) return null;
-  const cache = stats.stats?.inactive_file ?? stats.stats?.total_inactive_file ?? stats.stats?.cache ?? 0;
-  const anon = stats.stats?.total_rss ?? stats.stats?.anon ?? null;
-  return { usageMiB: round((stats.usage - cache) / 1024 / 1024), anonMiB: anon === null ? null : round(anon / 1024 / 1024) };
-}
-
-/** The host's MemAvailable, in MiB. */
-function hostAvailableMiB() {
-  const line = readFileSync('/proc/meminfo', 'utf8').split('\n').find((l) => l.startsWith('MemAvailable:'));
-  return line ? round(Number(line.split(/\s+/)[1]) / 1024) : null;
-}
-
-/** RSS of a process and its descendants (the host astro and its esbuild), in MiB. */
-function treeRssMiB(pid) {
-  const ps = spawnSync('ps', ['-e', '-o', 'pid=,ppid=,rss='], { encoding: 'utf8' });
-  const rows = ps.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
-  const tree = new Set([pid]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [p, pp] of rows) if (tree.has(pp) && !tree.has(p)) (tree.add(p), (grew = true));
-  }
-  const kib = rows.filter(([p]) => tree.has(p)).reduce((sum, [, , rss]) => sum + rss, 0);
-  return round(kib / 1024);
-}
-
-// ------------------------------------------------------------------ cleanup registry
-
-const cleanup = {
-  processes: new Set(),
-  dirs: new Set(),
-  databases: new Set(),
-  browser: null,
-};
-let cleaningUp = null;
-
-async function cleanUpEverything() {
-  cleaningUp ??= (async () => {
-    if (cleanup.browser) await cleanup.browser.close().catch(() => undefined);
-    destroyApiAgent();
-    for (const child of cleanup.processes) await stopProcess(child);
-    for (const name of cleanup.databases) await removeDatabase(name);
-    for (const dir of cleanup.dirs) rmSync(dir, { recursive: true, force: true });
-  })();
-  return cleaningUp;
-}
-
-async function stopProcess(child, timeoutMs = 20_000) {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    cleanup.processes.delete(child);
-    return;
-  }
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    process.kill(-child.pid, 'SIGTERM'); // its own process group: astro's esbuild goes too
-  } catch {
-    child.kill('SIGTERM');
-  }
-  const timer = sleep(timeoutMs).then(() => 'timeout');
-  if ((await Promise.race([exited, timer])) === 'timeout') {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-    await exited;
-  }
-  cleanup.processes.delete(child);
-}
-
-/** Removes every container and volume of the sessions of a bench database, then the database. */
-async function removeDatabase(name) {
-  const url = new URL(ADMIN_DB);
-  url.pathname = `/${name}`;
-  try {
-    const client = new pg.Client({ connectionString: url.toString() });
-    await client.connect();
-    const ids = (await client.query(`SELECT id FROM workspace_sessions`).catch(() => ({ rows: [] }))).rows.map((r) => r.id);
-    await client.end();
-    await removeDockerLeftovers(new Set(ids));
-  } catch (error) {
-    log(`cleanup: reading ${name} failed: ${error.message}`);
-  }
-  await dropBenchDatabase(ADMIN_DB, name);
-  cleanup.databases.delete(name);
-}
-
-async function removeDockerLeftovers(sessionIds) {
-  if (sessionIds.size === 0) return;
-  const label = encodeURIComponent(JSON.stringify({ label: ['dev.builder.session-id'] }));
-  const { body: containers } = await dockerApi('GET', `/containers/json?all=1&filters=${label}`);
-  let removed = 0;
-  for (const c of containers ?? []) {
-    if (!sessionIds.has(c.Labels?.['dev.builder.session-id'])) continue;
-    await dockerApi('DELETE', `/containers/${c.Id}?force=1&v=1`);
-    removed++;
-  }
-  const { body: volumes } = await dockerApi('GET', `/volumes?filters=${label}`);
-  for (const v of volumes?.Volumes ?? []) {
-    if (sessionIds.has(v.Labels?.['dev.builder.session-id'])) await dockerApi('DELETE', `/volumes/${v.Name}?force=1`);
-  }
-  if (removed > 0) log(`cleanup: removed ${removed} leftover container(s)`);
-}
-
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanUpEverything().finally(() => process.exit(130));
-  });
-}
-
-// ------------------------------------------------------------------ the system under test
-
-async function createDatabase() {
-  const { name, url } = await createBenchDatabase(ADMIN_DB);
-  cleanup.databases.add(name);
-  return url;
-}
-
-async function startApi({ databaseUrl, dataDir, poolSize }) {
-  const env = {
-    ...process.env,
-    NODE_ENV: 'development',
-    LOG_LEVEL: 'warn',
-    PORT: String(API_PORT),
-    RUNTIME: 'docker',
-    DATA_DIR: dataDir,
-    DATABASE_URL: databaseUrl,
-    JWT_SECRET: randomBytes(32).toString('hex'),
-    PORT_RANGE_START: '8500',
-    PORT_RANGE_END: '8600',
-    PREVIEW_MODE: 'proxy',
-    PREVIEW_HOST: '127.0.0.1',
-    WARM_POOL_SIZE: String(poolSize),
-    MAX_SESSIONS_PER_USER: '200',
-  };
-  const child = spawn(process.execPath, [join(ROOT, 'packages/nest/dist/main.js')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-  });
-  cleanup.processes.add(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode}): ${stderr}`);
-    const res = await httpGet(`http://127.0.0.1:${API_PORT}/health`, { timeoutMs: 1000 });
-    if (res.status === 200) return child;
-    await sleep(100);
-  }
-  throw new Error(`the API did not answer /health within 60 s: ${stderr}`);
-}
-
-const newUser = () => newUserOn(api);
-const createToFirstPage = (token) => createToFirstPageOn(api, token);
-
-async function containerIdOf(databaseUrl, sessionId) {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(`SELECT container_id FROM workspace_sessions WHERE id = $1`, [sessionId])).rows[0]?.container_id ?? null;
-  } finally {
-    await client.end();
-  }
-}
-
-// ------------------------------------------------------------------ the floor: plain host astro dev
-
-function freshTemplateCopy() {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-astro-'));
-  cleanup.dirs.add(dir);
-  for (const entry of ['astro.config.mjs', 'tailwind.config.mjs', 'tsconfig.json', 'package.json', 'src', 'public']) {
-    cpSync(join(TEMPLATE_DIR, entry), join(dir, entry), { recursive: true });
-  }
-  symlinkSync(join(TEMPLATE_DIR, 'node_modules'), join(dir, 'node_modules'));
-  return dir;
-}
-
-function spawnHostAstro(dir) {
-  const child = spawn(process.execPath, ['node_modules/astro/astro.js', 'dev', '--host', '127.0.0.1', '--port', String(HOST_ASTRO_PORT)], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      ASTRO_TELEMETRY_DISABLED: '1',
-      ASTRO_DISABLE_UPDATE_CHECK: 'true',
-      NODE_ENV: 'development',
-      VITE_CACHE_DIR: join(dir, '.vite'),
-    },
-    stdio: 'ignore',
-    detached: true,
-  });
-  cleanup.processes.add(child);
-  return child;
-}
-
-async function hostAstroColdStart() {
-  const dir = freshTemplateCopy();
-  const t0 = Date.now();
-  const child = spawnHostAstro(dir);
-  const at = await waitForFullPage(`http://127.0.0.1:${HOST_ASTRO_PORT}/`, 60_000);
-  return { child, dir, ms: at - t0 };
-}
-
-// ------------------------------------------------------------------ HMR in Chromium
-
-/**
- * Records, in sessionStorage (it survives the full reload of a markup edit), the wall-clock time
- * at which the current marker first appears in the document, styles included.
- */
-const DETECTOR = `(() => {
-  const check = () => {
-    const m = sessionStorage.getItem('bench-marker');
-    if (!m || sessionStorage.getItem('bench-seen-' + m)) return;
-    const root = document.documentElement;
-    if (root && root.innerHTML.includes(m)) sessionStorage.setItem('bench-seen-' + m, String(Date.now()));
-  };
-  new MutationObserver(check).observe(document, { childList: true, subtree: true, characterData: true });
-  document.addEventListener('DOMContentLoaded', check);
-})();`;
-
-async function openPage(browser, url) {
-  const context = await browser.newContext();
-  await context.addInitScript(DETECTOR);
-  const page = await context.newPage();
-  await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
-  // The Vite client connects its HMR socket after load.
-  await page.waitForFunction(() => document.querySelector('script[src*="@vite/client"]') !== null, null, { timeout: 10_000 });
-  await sleep(1000);
-  return { context, page };
-}
-
-async function seenAt(page, m, deadlineMs = 15_000) {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    const value = await page.evaluate((key) => sessionStorage.getItem('bench-seen-' + key), m).catch(() => null);
-    if (value) return Number(value);
-    await sleep(5);
-  }
-  return null;
-}
 
 const EDITS = {
   markup: {
@@ -472,7 +195,7 @@ async function load(url, { token, seconds, concurrency }) {
 
 /** `n` concurrent cold creates through the start queue (see concurrentCreates), then deleted. */
 async function runBurst(n, token) {
-  const { sessions, own, total } = await concurrentCreates(api, token, n, 600_000);
+  const { sessions, own, total } = await concurrentCreates(token, n, { deadlineMs: 600_000 });
   for (const session of sessions) await api('DELETE', `/workspace/${session.id}`, { token });
   return { n, accepted: sessions.length, served: total.length, createToPageMs: summary(total), ownStartMs: summary(own) };
 }
@@ -493,6 +216,24 @@ async function main() {
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-data-'));
   cleanup.dirs.add(dataDir);
+
+  if (flags.only === 'verdict') {
+    results.verdict = await benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') });
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(join(RESULTS_DIR, 'latest-verdict.json'), `${JSON.stringify(results, null, 2)}\n`);
+    const md = [
+      `Compile verdict benchmark of ${results.at} on ${results.machine.cpus} cores (${results.machine.cpuModel}); N = ${flags.verifyRuns} per measure.`,
+      '',
+      '| measure | p50 | p95 | baseline (p50) | ratio |',
+      '|---|---|---|---|---|',
+      ...verdictMarkdown(results.verdict),
+      '',
+    ].join('\n');
+    writeFileSync(join(RESULTS_DIR, 'latest-verdict.md'), md);
+    console.log(`\n${md}`);
+    log(`wrote ${join(RESULTS_DIR, 'latest-verdict.json')} and latest-verdict.md`);
+    return;
+  }
 
   // ---- phase 1: the API without a pool (cold creates, HMR, memory, API overhead, capacity), with
   // the floors measured alongside: each host `astro dev` start next to a cold create, each host
@@ -620,6 +361,22 @@ async function main() {
   await stopProcess(apiProcess);
   await removeDatabase(coldDb.split('/').pop());
 
+  // ---- projects and versions (their own APIs, ports 3101-3104, the same preview port range)
+  if (flags.projects) {
+    results.projects = await benchProjects({
+      runs: flags.runs,
+      putRuns: Math.max(1, flags.putRuns),
+      dataDir: join(dataDir, 'projects'),
+      browser,
+      poolSize: Math.max(1, flags.poolSize),
+    });
+  }
+
+  // ---- the compile verdict of a write (its own API, port 3105, preview ports 8840-8849)
+  if (flags.verdict) {
+    results.verdict = await benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') });
+  }
+
   // ---- phase 2: the API with a warm pool
   let warm = [];
   let warmAnswered = [];
@@ -732,6 +489,8 @@ function markdown(r) {
       `| burst: each start's own duration (after its queue wait) | ${f(r.burst.ownStartMs.p50)} | ${f(r.burst.ownStartMs.p95)} | lone cold create ${f(r.createToFirstPage.cold.p50)} | ${x(r.burst.ownStartP50RatioToLoneCold)} |`,
     );
   }
+  if (r.projects) lines.push(...projectsMarkdown(r.projects));
+  if (r.verdict) lines.push(...verdictMarkdown(r.verdict));
   if (r.capacity) {
     lines.push(`| capacity: workspaces held (each create → page within budget) | ${r.capacity.held} | | | stopped by: ${r.capacity.stoppedBy} |`);
     lines.push(

@@ -17,35 +17,35 @@
  * also on failure or Ctrl-C, and the engine leaves swarm mode. Traffic: loopback, the veth pair and
  * the namespace and containers it makes. Needs root; not beside the test suites (shared CPU).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createLocalSwarm } from '../scripts/swarm/local-swarm.mjs';
 import {
   apiClient,
+  cleanup,
+  cleanUpEverything,
   concurrentCreates,
-  createBenchDatabase,
+  createDatabase,
   createToFirstPage,
-  dropBenchDatabase,
-  httpGet,
   log,
   median,
   newUser,
   ratio,
+  RESULTS_DIR,
+  ROOT,
   round,
+  startApi,
+  stopProcess,
   summary,
   waitForPoolFull,
 } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const RESULTS_DIR = join(ROOT, 'bench/results');
 const DOCKER_PORT = 3100;
 const SWARM_PORT = 3101;
-const ADMIN_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://builder:builder@127.0.0.1:5432/builder';
 const IMAGE_TAG = process.env.IMAGE_TAG ?? 'latest';
 const TEMPLATE_IMAGE = process.env.TEMPLATE_IMAGE ?? `localhost:5000/baseline-landing-template:${IMAGE_TAG}`;
 const API_IMAGE = process.env.API_IMAGE ?? `localhost:5000/builder-api:${IMAGE_TAG}`;
@@ -70,82 +70,31 @@ function parseFlags(argv) {
 
 // ------------------------------------------------------------------ what it starts, and its removal
 
-const made = { swarm: null, databases: [], hostApi: null, dirs: [], clients: [] };
-let cleaningUp = null;
-function cleanUpEverything() {
-  cleaningUp ??= (async () => {
-    for (const client of made.clients) client.destroy();
-    if (made.hostApi) await stopHostApi();
-    await made.swarm?.destroy().catch((error) => log(`cleanup: swarm: ${error.message}`));
-    for (const name of made.databases) await dropBenchDatabase(ADMIN_DB, name).catch(() => undefined);
-    for (const dir of made.dirs) rmSync(dir, { recursive: true, force: true });
-    // What the docker side's sessions left (their API removes them; this is the safety net).
-    spawnSync('sh', ['-c', `docker ps -aq --filter label=dev.builder.deployment=bench-docker-${process.pid} | xargs -r docker rm -f`]);
-    spawnSync('sh', ['-c', `docker volume ls -q --filter label=dev.builder.deployment=bench-docker-${process.pid} | xargs -r docker volume rm`]);
-  })();
-  return cleaningUp;
-}
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanUpEverything().finally(() => process.exit(130));
-  });
-}
-
-async function database() {
-  const db = await createBenchDatabase(ADMIN_DB);
-  made.databases.push(db.name);
-  return db.url;
-}
+const made = { swarm: null, hostApi: null };
+// Run first by the shared clean-up (bench/lib.mjs, also on Ctrl-C): the swarm API and its workspaces
+// go before the databases they use; the engine leaves swarm mode.
+cleanup.tasks.push(async () => {
+  await stopHostApi();
+  await made.swarm?.destroy();
+});
 
 /** The docker runtime's API: the built backend as a host process, as `npm start` runs it. */
 async function startHostApi({ databaseUrl, poolSize }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-swarm-docker-'));
-  made.dirs.push(dataDir);
-  const child = spawn(process.execPath, [join(ROOT, 'packages/nest/dist/main.js')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
-      PORT: String(DOCKER_PORT),
-      RUNTIME: 'docker',
-      TEMPLATE_IMAGE,
-      DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl,
-      JWT_SECRET,
-      PORT_RANGE_START: '8500',
-      PORT_RANGE_END: '8600',
-      PREVIEW_MODE: 'proxy',
-      WARM_POOL_SIZE: String(poolSize),
-      MAX_SESSIONS_PER_USER: '200',
-      DEPLOYMENT_ID: `bench-docker-${process.pid}`,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
+  cleanup.dirs.add(dataDir);
+  made.hostApi = await startApi({
+    databaseUrl,
+    dataDir,
+    poolSize,
+    port: DOCKER_PORT,
+    env: { TEMPLATE_IMAGE, JWT_SECRET, DEPLOYMENT_ID: `bench-docker-${process.pid}` },
   });
-  made.hostApi = child;
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the docker-runtime API exited (${child.exitCode}): ${stderr}`);
-    if ((await httpGet(`http://127.0.0.1:${DOCKER_PORT}/health/ready`, { timeoutMs: 1000 })).status === 200) return;
-    await sleep(100);
-  }
-  throw new Error(`the docker-runtime API did not get ready within 60 s: ${stderr}`);
 }
 
 async function stopHostApi() {
   const child = made.hostApi;
   made.hostApi = null;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(-child.pid, 'SIGTERM');
-  if ((await Promise.race([exited, sleep(30_000).then(() => 'timeout')])) === 'timeout') {
-    process.kill(-child.pid, 'SIGKILL');
-    await exited;
-  }
+  if (child) await stopProcess(child, 30_000);
 }
 
 /** The swarm runtime's API: its image as a container on the manager. */
@@ -188,9 +137,9 @@ async function coldCreates(sides, runs) {
   const times = Object.fromEntries(sides.map((side) => [side.name, []]));
   for (let i = 0; i < runs; i++) {
     for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
-      const run = await createToFirstPage(side.api, side.token);
+      const run = await createToFirstPage(side.token, { call: side.call });
       times[side.name].push(run.ms);
-      await side.api('DELETE', `/workspace/${run.session.id}`, { token: side.token });
+      await side.call('DELETE', `/workspace/${run.session.id}`, { token: side.token });
     }
   }
   return times;
@@ -203,10 +152,10 @@ async function warmCreates(sides, runs, poolSize) {
   for (const side of sides) if (!(await waitForPoolFull(side.databaseUrl, poolSize, 300_000))) throw new Error(`${side.name}: pool not full`);
   for (let i = 0; i < runs; i++) {
     for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
-      const run = await createToFirstPage(side.api, side.token);
+      const run = await createToFirstPage(side.token, { call: side.call });
       times[side.name].push(run.ms);
       if (!run.fromPool) misses[side.name]++;
-      await side.api('DELETE', `/workspace/${run.session.id}`, { token: side.token });
+      await side.call('DELETE', `/workspace/${run.session.id}`, { token: side.token });
       // The refill (and the deleted workspace's clean-up) settle before the next side's run.
       if (!(await waitForPoolFull(side.databaseUrl, poolSize, 300_000))) throw new Error(`${side.name}: pool did not refill`);
       await sleep(2_000);
@@ -217,7 +166,7 @@ async function warmCreates(sides, runs, poolSize) {
 
 /** `n` creates at once on the swarm (timed as in concurrentCreates), and the worker each task landed on. */
 async function spreadCreates(side, n) {
-  const { sessions, own, total } = await concurrentCreates(side.api, side.token, n);
+  const { sessions, own, total } = await concurrentCreates(side.token, n, { call: side.call });
   // Where they run: their services' tasks, by node.
   const nodes = Object.fromEntries(made.swarm.workers.map((w) => [w.nodeId, w.name]));
   const perNode = {};
@@ -229,7 +178,7 @@ async function spreadCreates(side, n) {
     const node = task ? (nodes[task.NodeID] ?? 'manager') : 'not running';
     perNode[node] = (perNode[node] ?? 0) + 1;
   }
-  for (const session of sessions) await side.api('DELETE', `/workspace/${session.id}`, { token: side.token });
+  for (const session of sessions) await side.call('DELETE', `/workspace/${session.id}`, { token: side.token });
   return { n, accepted: sessions.length, served: total.length, perNode, createToPageMs: summary(total), ownStartMs: summary(own) };
 }
 
@@ -261,7 +210,7 @@ async function main() {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30) },
     flags,
     images: { template: TEMPLATE_IMAGE, api: API_IMAGE },
-    swarmCpuLimitCores: Number(process.env.SWARM_CPU_LIMIT_CORES ?? 2),
+    swarmCpuLimitCores: Number(process.env.SWARM_CPU_LIMIT_CORES ?? 0.5),
   };
   if (flags.build) {
     log('building the API (npm run build) and its image');
@@ -280,21 +229,20 @@ async function main() {
   const image = await made.swarm.imageFor(TEMPLATE_IMAGE);
 
   // ---- cold: no pool on either side.
-  const dockerCold = { name: 'docker', databaseUrl: await database(), ...apiClient(DOCKER_PORT) };
-  const swarmCold = { name: 'swarm', databaseUrl: await database(), ...apiClient(SWARM_PORT) };
-  made.clients.push(dockerCold, swarmCold);
+  const dockerCold = { name: 'docker', databaseUrl: await createDatabase(), call: apiClient(DOCKER_PORT) };
+  const swarmCold = { name: 'swarm', databaseUrl: await createDatabase(), call: apiClient(SWARM_PORT) };
   await startHostApi({ databaseUrl: dockerCold.databaseUrl, poolSize: 0 });
   await startSwarmApi({ databaseUrl: swarmCold.databaseUrl, poolSize: 0, image });
-  for (const side of [dockerCold, swarmCold]) side.token = await newUser(side.api);
+  for (const side of [dockerCold, swarmCold]) side.token = await newUser(side.call);
 
   // The first task on each node pulls the image there; placed by spread, two creates cover both workers.
   log('warming up: the first workspace on each worker (each pulls the image from the registry)');
-  const warmup = await Promise.all([0, 1].map(() => createToFirstPage(swarmCold.api, swarmCold.token)));
+  const warmup = await Promise.all([0, 1].map(() => createToFirstPage(swarmCold.token, { call: swarmCold.call })));
   results.firstOnEachNodeMs = warmup.map((run) => run.ms);
   results.agent = agentMemory(warmup[0].session.id) ?? agentMemory(warmup[1].session.id);
-  for (const run of warmup) await swarmCold.api('DELETE', `/workspace/${run.session.id}`, { token: swarmCold.token });
-  const dockerWarmup = await createToFirstPage(dockerCold.api, dockerCold.token);
-  await dockerCold.api('DELETE', `/workspace/${dockerWarmup.session.id}`, { token: dockerCold.token });
+  for (const run of warmup) await swarmCold.call('DELETE', `/workspace/${run.session.id}`, { token: swarmCold.token });
+  const dockerWarmup = await createToFirstPage(dockerCold.token, { call: dockerCold.call });
+  await dockerCold.call('DELETE', `/workspace/${dockerWarmup.session.id}`, { token: dockerCold.token });
 
   log(`cold create → first full page, docker and swarm alternating, x${flags.runs}`);
   const cold = await coldCreates([dockerCold, swarmCold], flags.runs);
@@ -304,10 +252,9 @@ async function main() {
   // ---- the spread: many creates at once on the swarm (the start queue: one start per node).
   if (flags.spread > 0) {
     await stopSwarmApi();
-    const spreadSide = { name: 'swarm', databaseUrl: await database(), ...apiClient(SWARM_PORT) };
-    made.clients.push(spreadSide);
+    const spreadSide = { name: 'swarm', databaseUrl: await createDatabase(), call: apiClient(SWARM_PORT) };
     await startSwarmApi({ databaseUrl: spreadSide.databaseUrl, poolSize: 0, image, env: { START_CONCURRENCY: '2' } });
-    spreadSide.token = await newUser(spreadSide.api);
+    spreadSide.token = await newUser(spreadSide.call);
     log(`${flags.spread} creates at once over two workers (START_CONCURRENCY=2)`);
     results.spread = await spreadCreates(spreadSide, flags.spread);
     results.spread.loneStartMs = median(cold.swarm);
@@ -317,12 +264,11 @@ async function main() {
   // ---- warm: a full pool on each side.
   await stopHostApi();
   await stopSwarmApi();
-  const dockerWarm = { name: 'docker', databaseUrl: await database(), ...apiClient(DOCKER_PORT) };
-  const swarmWarm = { name: 'swarm', databaseUrl: await database(), ...apiClient(SWARM_PORT) };
-  made.clients.push(dockerWarm, swarmWarm);
+  const dockerWarm = { name: 'docker', databaseUrl: await createDatabase(), call: apiClient(DOCKER_PORT) };
+  const swarmWarm = { name: 'swarm', databaseUrl: await createDatabase(), call: apiClient(SWARM_PORT) };
   await startHostApi({ databaseUrl: dockerWarm.databaseUrl, poolSize: flags.poolSize });
   await startSwarmApi({ databaseUrl: swarmWarm.databaseUrl, poolSize: flags.poolSize, image });
-  for (const side of [dockerWarm, swarmWarm]) side.token = await newUser(side.api);
+  for (const side of [dockerWarm, swarmWarm]) side.token = await newUser(side.call);
   log(`create → first full page from a full pool (${flags.poolSize}), alternating, x${flags.runs}`);
   const warm = await warmCreates([dockerWarm, swarmWarm], flags.runs, flags.poolSize);
   results.warm = { docker: summary(warm.times.docker), swarm: summary(warm.times.swarm), coldFallbacks: warm.misses };

@@ -26,6 +26,8 @@ need_pkg curl
 # The swarm tests: a second engine in a network namespace (ip, nsenter).
 [ "$MODE" = test ] && need_pkg iproute2 && need_pkg util-linux
 [ "$MODE" = test ] && need_pkg chromium
+# The tests validate .devcontainer/docker-compose.yml with a real Compose implementation.
+[ "$MODE" = test ] && need_pkg docker-compose
 command -v pg_ctlcluster >/dev/null 2>&1 || [ "$MODE" != test ] || need_pkg postgresql
 
 if [ ${#apt_packages[@]} -gt 0 ]; then

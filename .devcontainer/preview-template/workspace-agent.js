@@ -12,10 +12,16 @@
 //   POST /v1/dev-server/stop?graceMs=N   SIGTERM to its process group, SIGKILL after the grace
 //   POST /v1/exec {command, timeoutMs}   runs a command in the workspace: {exitCode, stdout, stderr}
 //   GET  /v1/files?path=P                the file's bytes;  PUT /v1/files?path=P  writes them
-//   GET  /v1/tree[?content=1]            files and folders [{path, type, size}] (or files with base64 content)
-//   POST /v1/changes {writes: [{path, content}], deletes: [path]}   one batch; content is base64
+//   GET  /v1/tree                        files and folders [{path, type, size}]
+//   GET  /v1/tree?content=1              {files: [{path, content}], skipped: [path]}: every file's
+//                                        base64 content; files over 10 MiB are named in skipped
+//   POST /v1/changes {writes: [{path, content}], deletes: [path]}   one batch (content is base64):
+//                                        deletes (files only), then new files, then changed ones
 //   GET  /v1/stats                       {cpuPercent, memoryBytes, memoryLimitBytes, pids}
-// A new capability (disk usage, a live log stream) is one more entry in ROUTES.
+//   GET  /v1/disk-usage                  {usedBytes, cheap: false}: the workspace's files, walked
+//   GET  /v1/logs?tail=N                 the dev server's output as NDJSON {stream, line}: its last N
+//                                        lines, then each new one while it runs; ends when it exits
+// A new capability is one more entry in ROUTES (a streaming one answers through `res` itself).
 'use strict';
 
 const http = require('node:http');
@@ -38,6 +44,7 @@ const MAX_FILE_BYTES = 10 * 1024 * 1024;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const EXEC_OUTPUT_BYTES = 1024 * 1024;
 const STOP_GRACE_MS = 10_000;
+const LOG_LINES = 2_000;
 
 function log(message) {
   process.stdout.write(`[agent] ${message}\n`);
@@ -194,8 +201,8 @@ async function writeWorkspaceFile(rawPath, content) {
   }
 }
 
-/** Deletes a file or a folder; a missing path is not an error, a symlink is removed, not followed. */
-async function deleteWorkspacePath(rawPath) {
+/** Deletes a file (a symlink is removed, not followed); a missing path is not an error, a folder is refused. */
+async function deleteWorkspaceFile(rawPath) {
   const rel = normalize(rawPath);
   const root = await realRoot();
   let parent;
@@ -205,7 +212,41 @@ async function deleteWorkspacePath(rawPath) {
     if (error.reason === 'not-found') return;
     throw error;
   }
-  await fsp.rm(path.join(parent, path.basename(rel)), { recursive: true, force: true });
+  const target = path.join(parent, path.basename(rel));
+  const existing = await fsp.lstat(target).catch(() => null);
+  if (!existing) return;
+  if (existing.isDirectory()) throw fileError['not-a-file'](rel, 'is a folder');
+  await fsp.unlink(target).catch((error) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+/**
+ * Bytes the workspace's files take on disk (allocated blocks, as du counts them; a hard-linked file
+ * once), caches included; node_modules is a link into the image and counts as the link only.
+ */
+async function diskUsage() {
+  const root = await realRoot();
+  const seen = new Set();
+  let bytes = (await fsp.lstat(root)).blocks * 512;
+  const walk = async (dir) => {
+    const names = await fsp.readdir(dir).catch(() => []);
+    for (const name of names) {
+      const absolute = path.join(dir, name);
+      // Gone since the listing (a dev server's cache churns): nothing to count.
+      const info = await fsp.lstat(absolute).catch(() => null);
+      if (!info) continue;
+      if (!info.isDirectory() && info.nlink > 1) {
+        const inode = `${info.dev}:${info.ino}`;
+        if (seen.has(inode)) continue;
+        seen.add(inode);
+      }
+      bytes += info.blocks * 512;
+      if (info.isDirectory()) await walk(absolute);
+    }
+  };
+  await walk(root);
+  return { usedBytes: bytes, cheap: false };
 }
 
 /** Files and folders without ignored folders and symlinks, sorted by path. */
@@ -227,6 +268,48 @@ async function listTree() {
   };
   await walk(root);
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+// ------------------------------------------------------------------ the dev server's output
+
+/** The dev server's last lines, per stream in order, and the responses following it live. */
+const output = { lines: [], followers: new Set(), partial: { stdout: '', stderr: '' } };
+
+function emitLine(stream, line) {
+  const entry = { stream, line };
+  output.lines.push(entry);
+  if (output.lines.length > LOG_LINES) output.lines.shift();
+  const json = `${JSON.stringify(entry)}\n`;
+  for (const res of output.followers) res.write(json);
+}
+
+/** Splits a stream's chunks into lines; a partial line waits for the rest. */
+function collectOutput(stream, readable) {
+  readable.setEncoding('utf8');
+  readable.on('data', (text) => {
+    const parts = (output.partial[stream] + text).split('\n');
+    output.partial[stream] = parts.pop();
+    for (const line of parts) emitLine(stream, line.replace(/\r$/, ''));
+  });
+}
+
+/** The dev server ended: what it left unterminated is a line, and every follower's stream ends. */
+function endOutput() {
+  for (const stream of ['stdout', 'stderr']) {
+    if (output.partial[stream]) emitLine(stream, output.partial[stream]);
+    output.partial[stream] = '';
+  }
+  for (const res of output.followers) res.end();
+  output.followers.clear();
+}
+
+function followOutput(res, url) {
+  const tail = Math.min(Math.max(Number(url.searchParams.get('tail') ?? 0) || 0, 0), LOG_LINES);
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  for (const entry of tail > 0 ? output.lines.slice(-tail) : []) res.write(`${JSON.stringify(entry)}\n`);
+  if (devServer.state !== 'running') return res.end();
+  output.followers.add(res);
+  res.once('close', () => output.followers.delete(res));
 }
 
 // ------------------------------------------------------------------ the dev server
@@ -271,9 +354,12 @@ function startDevServer() {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Its output stays the container's output, where the engine's logs find it.
+  // Its output stays the container's output, where the engine's logs find it, and is kept here
+  // for live followers (GET /v1/logs).
   child.stdout.pipe(process.stdout, { end: false });
   child.stderr.pipe(process.stderr, { end: false });
+  collectOutput('stdout', child.stdout);
+  collectOutput('stderr', child.stderr);
   Object.assign(devServer, { child, state: 'running', exitCode: null, startedAt: new Date().toISOString(), oomKilled: false, stopping: false });
   devServer.exited = new Promise((resolve) => {
     const finish = (code, signal) => {
@@ -284,6 +370,7 @@ function startDevServer() {
       devServer.oomKilled = signal === 'SIGKILL' && oomBefore !== null && oomAfter !== null && oomAfter > oomBefore;
       if (!devServer.stopping) log(`the dev server exited with ${devServer.exitCode}${devServer.oomKilled ? ' (out of memory)' : ''}`);
       signalGroup(child.pid, 'SIGKILL'); // whatever it left in its group goes with it
+      endOutput();
       resolve();
     };
     child.once('error', (error) => {
@@ -467,11 +554,21 @@ const ROUTES = {
     const entries = await listTree();
     if (url.searchParams.get('content') !== '1') return entries;
     const files = [];
+    const skipped = [];
     for (const entry of entries) {
       if (entry.type !== 'file') continue;
-      files.push({ path: entry.path, content: (await readWorkspaceFile(entry.path)).toString('base64') });
+      if (entry.size > MAX_FILE_BYTES) {
+        skipped.push(entry.path);
+        continue;
+      }
+      try {
+        files.push({ path: entry.path, content: (await readWorkspaceFile(entry.path)).toString('base64') });
+      } catch (error) {
+        // Removed or replaced since the listing: not part of the tree any more.
+        if (!(error instanceof AgentError)) throw error;
+      }
     }
-    return files;
+    return { files, skipped };
   },
   'POST /v1/changes': async (req) => {
     const { writes = [], deletes = [] } = await readJson(req);
@@ -479,12 +576,21 @@ const ROUTES = {
     // Every path is checked before anything changes.
     const files = writes.map((file) => ({ path: normalize(file?.path), content: Buffer.from(String(file?.content ?? ''), 'base64') }));
     const removals = deletes.map((p) => normalize(p));
-    for (const file of files) await writeWorkspaceFile(file.path, file.content);
-    for (const p of removals) await deleteWorkspacePath(p);
+    // Deletes, new files, then changed ones, as the other runtimes: the dev server reloads a page
+    // when a file it loaded changes, and the page must then find the new files it imports.
+    for (const p of removals) await deleteWorkspaceFile(p);
+    const root = await realRoot();
+    const existing = await Promise.all(files.map((file) => fsp.lstat(path.join(root, file.path)).then(() => true, () => false)));
+    for (const [i, file] of files.entries()) if (!existing[i]) await writeWorkspaceFile(file.path, file.content);
+    for (const [i, file] of files.entries()) if (existing[i]) await writeWorkspaceFile(file.path, file.content);
     return null;
   },
   'GET /v1/stats': async () => stats(),
+  'GET /v1/disk-usage': async () => diskUsage(),
+  'GET /v1/logs': async (req, url, res) => followOutput(res, url),
 };
+/** Routes that answer through the response themselves. */
+const STREAMING = new Set(['GET /v1/logs']);
 
 function authorized(req) {
   const header = req.headers.authorization ?? '';
@@ -510,13 +616,16 @@ const server = http.createServer((req, res) => {
     return send(res, 401, { reason: 'unauthorized', message: 'a valid bearer token is required' });
   }
   const url = new URL(req.url ?? '/', 'http://agent');
-  const handler = ROUTES[`${req.method} ${url.pathname}`];
+  const route = `${req.method} ${url.pathname}`;
+  const handler = ROUTES[route];
   if (!handler) {
     req.resume();
     return send(res, 404, { reason: 'no-route', message: `no route ${req.method} ${url.pathname}` });
   }
-  handler(req, url).then(
-    (body) => send(res, 200, body),
+  handler(req, url, res).then(
+    (body) => {
+      if (!STREAMING.has(route)) send(res, 200, body);
+    },
     (error) => {
       if (error instanceof AgentError) return send(res, error.status, { reason: error.reason, message: error.message });
       log(`${req.method} ${url.pathname} failed: ${error?.stack ?? error}`);

@@ -3,21 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser';
+import { watchViteConnections } from '../support/builder-page';
 import { expectHotEdit } from '../support/hot-edit';
-import { docker, requireDocker } from '../support/docker';
+import { cleanUp } from '../support/clean-up';
+import { docker, removeLabelled, requireDocker } from '../support/docker';
 import { fetchText, freePort, waitFor } from '../support/http';
 
 const IMAGE = process.env.TEMPLATE_IMAGE_LOCAL ?? 'baseline-landing-template:latest';
 const TEMPLATE_DIR = join(__dirname, '../../workspace-templates/baseline-landing');
 const HERO = 'Build your landing page in minutes';
+// Every container of this file carries it: removed by it, even one whose `docker run` failed.
 const LABEL = `dev.builder.test=template-image-${process.pid}`;
-const started: string[] = [];
 const tempDirs: string[] = [];
 
-async function run(args: string[]): Promise<string> {
-  const id = await docker('run', '-d', '--label', LABEL, ...args);
-  started.push(id);
-  return id;
+function run(args: string[]): Promise<string> {
+  return docker('run', '-d', '--label', LABEL, ...args);
 }
 
 async function waitForHero(url: string, text = HERO): Promise<void> {
@@ -50,10 +50,12 @@ beforeAll(async () => {
   if (enabled) await docker('image', 'inspect', IMAGE);
 });
 
-afterAll(async () => {
-  for (const id of started) await docker('rm', '-f', '-v', id).catch(() => undefined);
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() =>
+  cleanUp([
+    () => enabled && removeLabelled(LABEL),
+    ...tempDirs.map((dir) => () => rmSync(dir, { recursive: true, force: true })),
+  ]),
+);
 
 describe('baseline template image', () => {
   it('serves the landing page with 512 MiB and half a CPU, and reports healthy', async ({ skip }) => {
@@ -114,16 +116,10 @@ describe('baseline template image', () => {
     const { browser, close } = await launchChromium();
     try {
       const page = await browser.newPage();
-      // Vite's client logs this once its HMR socket is open; an edit before that would be missed.
-      let hmrConnections = 0;
-      page.on('console', (message) => {
-        if (message.text().includes('[vite] connected')) hmrConnections++;
-      });
-      const hmrConnected = (atLeast: number) =>
-        waitFor('the HMR socket', async () => (hmrConnections >= atLeast ? true : undefined), { timeoutMs: 30_000 });
+      const vite = watchViteConnections(page);
       await page.goto(url, { waitUntil: 'load' });
       await page.locator('#hero-title').waitFor();
-      await hmrConnected(1);
+      await vite.connected(1);
 
       // .astro markup: Astro reloads the page by itself; the test never reloads it.
       const indexPath = join(dir, 'src/pages/index.astro');
@@ -136,7 +132,7 @@ describe('baseline template image', () => {
       );
 
       // A CSS file: a hot update, no reload (a marker on window survives).
-      await hmrConnected(2); // the reloaded page's own socket
+      await vite.connected(2); // the reloaded page's own socket
       const cssPath = join(dir, 'src/styles/theme.css');
       const css = readFileSync(cssPath, 'utf8');
       await expectHotEdit(page, {

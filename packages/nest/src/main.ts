@@ -58,22 +58,44 @@ function configureApp(app: NestExpressApplication, config: AppConfig, logger: Lo
   app.enableCors({
     origin: config.webOrigins,
     credentials: true,
-    methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type'],
+    // The web app names a downloaded export as the API does.
+    exposedHeaders: ['Content-Disposition'],
   });
   app.disable('x-powered-by');
   // Our own JSON parser, so its limit fits file writes and its errors use the API's error shape.
-  app.useBodyParser('json', { limit: config.files.bodyLimitBytes });
-  app.use((error: unknown, req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: (error?: unknown) => void) => {
-    const parsed = bodyParserError(error);
-    if (!parsed) {
-      next(error);
+  // Bodies are JSON. Another type would reach the routes as no body at all (their defaults: a
+  // text/plain create started a workspace), so it is refused before any route sees it.
+  app.use((req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void) => {
+    if (!hasBody(req) || isJson(req.headers['content-type'])) {
+      next();
       return;
     }
-    res.statusCode = parsed.status;
+    const status = 415;
+    res.statusCode = status;
     res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(errorBody(parsed.status, parsed.message, req.originalUrl ?? req.url ?? '')));
+    const message = `request bodies are JSON: send Content-Type: application/json (got ${req.headers['content-type'] ?? 'none'})`;
+    res.end(JSON.stringify(errorBody(status, message, req.originalUrl ?? req.url ?? '')));
   });
+  app.useBodyParser('json', { limit: config.files.bodyLimitBytes });
+  app.use(
+    (
+      error: unknown,
+      req: IncomingMessage & { originalUrl?: string },
+      res: ServerResponse,
+      next: (error?: unknown) => void,
+    ) => {
+      const parsed = bodyParserError(error);
+      if (!parsed) {
+        next(error);
+        return;
+      }
+      res.statusCode = parsed.status;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify(errorBody(parsed.status, parsed.message, req.originalUrl ?? req.url ?? '')));
+    },
+  );
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -95,6 +117,18 @@ function configureApp(app: NestExpressApplication, config: AppConfig, logger: Lo
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}
+
+/** Whether a request carries a body (a length above zero, or a chunked one). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** `application/json` or a `+json` type, with any parameters (charset). */
+function isJson(contentType: string | undefined): boolean {
+  const type = contentType?.split(';')[0].trim().toLowerCase() ?? '';
+  return type === 'application/json' || /^application\/[\w.+-]+\+json$/.test(type);
 }
 
 /** Process entry point: validate config, listen, and exit non-zero with a clear message on failure. */

@@ -12,11 +12,13 @@ import {
 } from '@/lib/workspace/workspace-session.controller';
 
 export interface UseWorkspaceOptions {
+  /** The project to preview; null while none is chosen (nothing is created until one is). */
+  projectId: string | null;
   templateName?: string;
 }
 
 export interface UseWorkspaceResult extends WorkspaceSnapshot {
-  /** Creates a new workspace, deleting the current one first. */
+  /** Creates a new workspace of the current project, deleting the current one first. */
   createWorkspace: () => Promise<WorkspaceSession | null>;
   deleteWorkspace: () => Promise<void>;
   /** The API's restart where it exists, otherwise delete + create. */
@@ -29,14 +31,17 @@ interface Owned {
 }
 
 /**
- * The page's workspace: created on mount, deleted on unmount and, best effort, when the tab
- * closes. Follows the start through the tab's socket, polling the status as a fallback.
+ * The page's workspace: a session of `projectId`, created once the project is known and replaced
+ * when it changes, deleted on unmount and, best effort, when the tab closes. Follows the start
+ * through the tab's socket, polling the status as a fallback.
  */
-export function useWorkspace(options: UseWorkspaceOptions = {}): UseWorkspaceResult {
+export function useWorkspace(options: UseWorkspaceOptions): UseWorkspaceResult {
+  const { projectId } = options;
   const [snapshot, setSnapshot] = useState<WorkspaceSnapshot>(EMPTY_WORKSPACE_SNAPSHOT);
   const templateName = useRef(options.templateName).current;
   const ownerRef = useRef<DeferredOwner<Owned> | null>(null);
-  // Creating the owner creates nothing else: the workspace comes with the first `acquire`.
+  // Creating the owner creates nothing else: the socket comes with the first `acquire`, the
+  // workspace once a project is chosen.
   ownerRef.current ??= createDeferredOwner<Owned>(
     () => {
       const lease = acquireWorkspaceSocket();
@@ -45,7 +50,6 @@ export function useWorkspace(options: UseWorkspaceOptions = {}): UseWorkspaceRes
         socket: lease.service,
         templateName,
       });
-      void controller.createWorkspace();
       return { controller, lease };
     },
     ({ controller, lease }) => {
@@ -63,7 +67,7 @@ export function useWorkspace(options: UseWorkspaceOptions = {}): UseWorkspaceRes
     // `pagehide` rather than `beforeunload`: it also fires on mobile and when entering bfcache.
     const onPageHide = (): void => void controller.deleteWorkspace({ keepalive: true });
     const onPageShow = (event: PageTransitionEvent): void => {
-      if (event.persisted) void controller.createWorkspace();
+      if (event.persisted && controller.project) void controller.createWorkspace();
     };
     window.addEventListener('pagehide', onPageHide);
     window.addEventListener('pageshow', onPageShow);
@@ -75,6 +79,12 @@ export function useWorkspace(options: UseWorkspaceOptions = {}): UseWorkspaceRes
       owner.release();
     };
   }, []);
+
+  // After the effect above, so the controller exists; a project switch ends the old session first.
+  useEffect(() => {
+    const controller = ownerRef.current?.current?.controller;
+    if (controller && projectId) void controller.openProject(projectId);
+  }, [projectId]);
 
   const createWorkspace = useCallback(
     () => ownerRef.current?.current?.controller.createWorkspace() ?? Promise.resolve(null),

@@ -30,7 +30,7 @@ describe('RUNTIME=swarm', () => {
     });
     expect(config.runtime.swarm).toEqual({
       attachContainer: 'builder-api',
-      cpuLimitCores: 2,
+      cpuLimitCores: 0.5,
       cpuReservationCores: 0.1,
       placementConstraints: ['node.role==worker', 'node.labels.zone==a'],
     });

@@ -27,9 +27,7 @@ export class AppConfig {
   /** Absolute root of the repository (parent of `packages/`). */
   readonly repoRoot: string;
 
-  readonly database:
-    | { kind: 'postgres'; url: string }
-    | { kind: 'embedded'; dataDir: string };
+  readonly database: { kind: 'postgres'; url: string } | { kind: 'embedded'; dataDir: string };
   readonly dataDir: string;
 
   readonly jwt: { secret: string; expiresIn: string; secretSource: 'env' | 'file' | 'generated' };
@@ -44,6 +42,8 @@ export class AppConfig {
     healthcheckIntervalMs: number;
     /** Settings of RUNTIME=swarm. */
     swarm: { attachContainer?: string; cpuLimitCores: number; cpuReservationCores: number; placementConstraints: string[] };
+    /** Kernel-enforced storage limit per workspace (see WORKSPACE_STORAGE_HARD_LIMIT). */
+    storageHardLimit: Env['WORKSPACE_STORAGE_HARD_LIMIT'];
   };
 
   readonly ports: { start: number; end: number };
@@ -75,7 +75,29 @@ export class AppConfig {
   readonly pool: { size: number };
 
   readonly preview: { mode: Env['PREVIEW_MODE']; host: string; domain: string };
-  readonly files: { maxBytes: number; bodyLimitBytes: number };
+  readonly files: { maxBytes: number; bodyLimitBytes: number; maxEditEntries: number };
+
+  /** The compile verdict of every change through the files API (see modules/workspace/verdict). */
+  readonly verdict: { settleMs: number; timeoutMs: number; maxPages: number };
+
+  /** Dev-server output relayed to sockets (see modules/workspace/logs). */
+  readonly devServerLogs: { replayLines: number; linesPerSecond: number };
+
+  /** Where project blobs live (see shared/storage). Secrets are never logged. */
+  readonly objectStore:
+    | { kind: 'fs'; dir: string }
+    | {
+        kind: 's3';
+        endpoint?: string;
+        bucket: string;
+        region: string;
+        accessKeyId?: string;
+        secretAccessKey?: string;
+        forcePathStyle: boolean;
+      };
+
+  /** Project versions (see modules/projects). */
+  readonly versions: { enabled: boolean; groupWindowMs: number };
 
   /** Things worth a warning at start-up (e.g. a generated JWT secret). */
   readonly warnings: string[];
@@ -110,6 +132,7 @@ export class AppConfig {
           .map((constraint) => constraint.trim())
           .filter(Boolean),
       },
+      storageHardLimit: env.WORKSPACE_STORAGE_HARD_LIMIT,
     };
     this.ports = { start: env.PORT_RANGE_START, end: env.PORT_RANGE_END };
     this.resources = {
@@ -117,30 +140,67 @@ export class AppConfig {
       cpuShares: env.WORKSPACE_CPU_SHARES,
       cpuCores: env.WORKSPACE_CPU_CORES,
       pidsLimit: env.WORKSPACE_PIDS_LIMIT,
-      storageBytes: env.WORKSPACE_STORAGE_MB * 1024 * 1024,
+      storageBytes: env.WORKSPACE_STORAGE_LIMIT_MB * 1024 * 1024,
     };
     this.sessions = {
       maxPerUser: env.MAX_SESSIONS_PER_USER,
-      ttlMinutes: env.SESSION_TTL_SECONDS !== undefined ? env.SESSION_TTL_SECONDS / 60 : env.SESSION_TTL_MINUTES,
-      idleTimeoutMinutes: env.IDLE_TIMEOUT_SECONDS !== undefined ? env.IDLE_TIMEOUT_SECONDS / 60 : env.IDLE_TIMEOUT_MINUTES,
+      ttlMinutes:
+        env.SESSION_TTL_SECONDS !== undefined ? env.SESSION_TTL_SECONDS / 60 : env.SESSION_TTL_MINUTES,
+      idleTimeoutMinutes:
+        env.IDLE_TIMEOUT_SECONDS !== undefined ? env.IDLE_TIMEOUT_SECONDS / 60 : env.IDLE_TIMEOUT_MINUTES,
       activityWriteIntervalMs: env.ACTIVITY_WRITE_INTERVAL_MS,
       startConcurrency: env.START_CONCURRENCY,
     };
     this.pool = { size: env.WARM_POOL_SIZE ?? (env.NODE_ENV === 'test' ? 0 : DEFAULT_WARM_POOL_SIZE) };
-    const databaseLocation = this.database.kind === 'postgres' ? withoutPassword(this.database.url) : this.database.dataDir;
+    const databaseLocation =
+      this.database.kind === 'postgres' ? withoutPassword(this.database.url) : this.database.dataDir;
     this.lifecycle = {
       intervalMs: env.LIFECYCLE_INTERVAL_MS,
       healthIntervalMs: env.HEALTH_INTERVAL_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       stuckCreatingMs: env.STUCK_CREATING_MS,
       stuckStoppingMs: env.STUCK_STOPPING_MS,
-      deploymentId: env.DEPLOYMENT_ID ?? createHash('sha256').update(databaseLocation).digest('hex').slice(0, 16),
+      deploymentId:
+        env.DEPLOYMENT_ID ?? createHash('sha256').update(databaseLocation).digest('hex').slice(0, 16),
     };
-    this.preview = { mode: env.PREVIEW_MODE, host: env.PREVIEW_HOST, domain: env.PREVIEW_DOMAIN.toLowerCase() };
+    this.preview = {
+      mode: env.PREVIEW_MODE,
+      host: env.PREVIEW_HOST,
+      domain: env.PREVIEW_DOMAIN.toLowerCase(),
+    };
     // JSON escaping makes a body larger than the file it carries (newlines, quotes, \u escapes).
     // The body limit leaves room for that, so a file just over MAX_FILE_BYTES gets the precise
     // "file too large" 400 and only absurd bodies hit the parser's 413.
-    this.files = { maxBytes: env.MAX_FILE_BYTES, bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024 };
+    this.files = {
+      maxBytes: env.MAX_FILE_BYTES,
+      bodyLimitBytes: env.MAX_FILE_BYTES * 2 + 64 * 1024,
+      maxEditEntries: env.MAX_EDIT_ENTRIES,
+    };
+    this.verdict = {
+      settleMs: env.VERDICT_SETTLE_MS,
+      timeoutMs: env.VERDICT_TIMEOUT_MS,
+      maxPages: env.VERDICT_MAX_PAGES,
+    };
+    this.devServerLogs = {
+      replayLines: env.DEV_SERVER_LOG_REPLAY_LINES,
+      linesPerSecond: env.DEV_SERVER_LOG_LINES_PER_SECOND,
+    };
+    const s3 =
+      env.OBJECT_STORE === 's3' || (env.OBJECT_STORE === 'auto' && Boolean(env.S3_ENDPOINT || env.S3_BUCKET));
+    this.objectStore = s3
+      ? {
+          kind: 's3',
+          endpoint: env.S3_ENDPOINT,
+          bucket: env.S3_BUCKET ?? 'builder-projects',
+          region: env.S3_REGION,
+          accessKeyId: env.S3_ACCESS_KEY_ID,
+          secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: env.S3_FORCE_PATH_STYLE
+            ? ['true', '1'].includes(env.S3_FORCE_PATH_STYLE)
+            : Boolean(env.S3_ENDPOINT),
+        }
+      : { kind: 'fs', dir: resolve(this.dataDir, env.OBJECT_STORE_DIR ?? 'objects') };
+    this.versions = { enabled: env.VERSIONING === 'on', groupWindowMs: env.VERSION_GROUP_WINDOW_MS };
     this.warnings = warnings;
   }
 }
@@ -155,20 +215,28 @@ function withoutPassword(url: string): string {
   }
 }
 
+/** Variables whose values never appear in a message. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'S3_SECRET_ACCESS_KEY', 'DATABASE_URL']);
+
 /** Validates `env` (default: `process.env`) and builds the {@link AppConfig}. Throws {@link ConfigValidationError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  return new AppConfig(parseEnv(env), findRepoRoot());
+}
+
+/** Validates `env` against {@link envSchema}, with no side effects. Throws {@link ConfigValidationError}. */
+export function parseEnv(env: Record<string, string | undefined>): Env {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigValidationError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.') || '(environment)';
         const value = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
-        const shown = value === undefined ? '' : ` (got "${name === 'JWT_SECRET' ? '***' : value}")`;
+        const shown = value === undefined ? '' : ` (got "${SECRET_VARIABLES.has(name) ? '***' : value}")`;
         return `${name}: ${issue.message}${shown}`;
       }),
     );
   }
-  return new AppConfig(parsed.data, findRepoRoot());
+  return parsed.data;
 }
 
 /** The repository root: the nearest ancestor whose package.json declares npm workspaces. */

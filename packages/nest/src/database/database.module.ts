@@ -3,13 +3,9 @@ import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../shared/logging/logging.module';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
-import { UserEntity } from '../modules/auth/entities/user.entity';
-import { WorkspaceSessionEntity } from '../modules/workspace/entities/session.entity';
 import { EmbeddedPostgresService } from './embedded-postgres.service';
-import { MIGRATIONS } from './migrations';
+import { TYPEORM_SCHEMA_OPTIONS } from './typeorm-options';
 import { TypeOrmPinoLogger } from './typeorm-pino.logger';
-
-export const ENTITIES = [UserEntity, WorkspaceSessionEntity];
 
 @Module({ providers: [EmbeddedPostgresService], exports: [EmbeddedPostgresService] })
 class EmbeddedPostgresModule {}
@@ -29,14 +25,8 @@ class EmbeddedPostgresModule {}
         logger: Logger,
       ): Promise<TypeOrmModuleOptions> => {
         const common = {
-          type: 'postgres' as const,
-          entities: ENTITIES,
-          migrations: MIGRATIONS,
+          ...TYPEORM_SCHEMA_OPTIONS,
           migrationsRun: true,
-          migrationsTransactionMode: 'each' as const,
-          synchronize: false,
-          uuidExtension: 'pgcrypto' as const,
-          installExtensions: false,
           applicationName: 'builder-nest',
           logging: ['error' as const, 'warn' as const, 'migration' as const],
           logger: new TypeOrmPinoLogger(logger),

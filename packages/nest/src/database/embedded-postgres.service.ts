@@ -8,9 +8,7 @@ import { DataSource } from 'typeorm';
 import { ROOT_LOGGER } from '../shared/logging/logging.module';
 
 type WorkerMessage =
-  | { type: 'ready'; port: number }
-  | { type: 'failed'; error: string }
-  | { type: 'stopped'; error?: string };
+  { type: 'ready'; port: number } | { type: 'failed'; error: string } | { type: 'stopped'; error?: string };
 
 /** The embedded database's folder is in use by another live process. */
 export class DataDirLockedError extends Error {
@@ -61,7 +59,10 @@ export class EmbeddedPostgresService implements OnApplicationBootstrap, OnApplic
     this.worker = worker;
     try {
       const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('embedded database did not start within 120 s')), 120_000);
+        const timer = setTimeout(
+          () => reject(new Error('embedded database did not start within 120 s')),
+          120_000,
+        );
         worker.once('error', (error) => {
           clearTimeout(timer);
           reject(error);
@@ -120,7 +121,8 @@ export class EmbeddedPostgresService implements OnApplicationBootstrap, OnApplic
         worker.on('message', (message: WorkerMessage) => {
           if (message.type === 'stopped') {
             clearTimeout(timer);
-            if (message.error) this.log.warn({ error: message.error }, 'embedded database stopped with an error');
+            if (message.error)
+              this.log.warn({ error: message.error }, 'embedded database stopped with an error');
             resolve();
           }
         });

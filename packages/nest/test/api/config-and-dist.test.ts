@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigValidationError, loadConfig } from '../../src/config/app-config';
 import { createApp } from '../../src/main';
+import { cleanUp } from '../../../../tests/support/clean-up';
+import { type Service, startService } from '../../../../tests/support/processes';
 import { compileBackend } from '../support/compile-backend';
 
 const NEST_DIR = resolve(__dirname, '../..');
@@ -25,6 +26,8 @@ describe('configuration', () => {
     ['ACTIVITY_WRITE_INTERVAL_MS', { ACTIVITY_WRITE_INTERVAL_MS: '-5' }],
     ['PREVIEW_MODE', { PREVIEW_MODE: 'tunnel' }],
     ['MAX_FILE_BYTES', { MAX_FILE_BYTES: 'lots' }],
+    ['WORKSPACE_STORAGE_LIMIT_MB', { WORKSPACE_STORAGE_LIMIT_MB: '1' }],
+    ['WORKSPACE_STORAGE_HARD_LIMIT', { WORKSPACE_STORAGE_HARD_LIMIT: 'quota' }],
     ['WEB_ORIGIN', { WEB_ORIGIN: 'localhost:3001' }],
   ])('a bad %s stops start-up with a message naming it', (name, overrides) => {
     let error: unknown;
@@ -56,9 +59,11 @@ describe('configuration', () => {
     expect(config.database.kind).toBe('embedded');
     expect(config.runtime.templateImage).toBe('localhost:5000/baseline-landing-template:latest');
     expect(config.runtime.templateDir).toBe(resolve(NEST_DIR, '../../workspace-templates/baseline-landing'));
-    expect(config.resources).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5 });
+    expect(config.resources).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5, storageBytes: 1024 * 1024 * 1024 });
+    expect(config.runtime.storageHardLimit).toBe('auto');
     expect(config.sessions).toMatchObject({ maxPerUser: 3, ttlMinutes: 120, idleTimeoutMinutes: 30 });
-    expect(config.preview).toMatchObject({ mode: 'direct', host: 'localhost' });
+    // Previews are session-checked unless direct mode is asked for.
+    expect(config.preview).toMatchObject({ mode: 'proxy', host: 'localhost' });
     expect(config.files.maxBytes).toBe(1024 * 1024);
   });
 
@@ -72,53 +77,47 @@ describe('configuration', () => {
   });
 
   it('createApp refuses a bad environment before starting anything', async () => {
-    await expect(createApp({ env: { ...valid, PORT_RANGE_START: '80' } })).rejects.toThrow(/PORT_RANGE_START:/);
+    await expect(createApp({ env: { ...valid, PORT_RANGE_START: '80' } })).rejects.toThrow(
+      /PORT_RANGE_START:/,
+    );
   });
 });
 
 describe('the compiled backend (node dist/main.js)', () => {
   const outDir = join(NEST_DIR, 'test-artifacts', `dist-${process.pid}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'builder-dist-'));
+  const backends: Service[] = [];
 
   beforeAll(async () => {
     await compileBackend(outDir);
   }, 180_000);
 
-  afterAll(() => {
-    rmSync(outDir, { recursive: true, force: true });
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  // A backend a failed test left running is stopped (SIGKILL after 15 s) before its folders go.
+  afterAll(() =>
+    cleanUp([
+      ...backends.map((backend) => () => backend.stop()),
+      () => rmSync(outDir, { recursive: true, force: true }),
+      () => rmSync(dataDir, { recursive: true, force: true }),
+    ]),
+  );
 
-  const baseEnv = () => {
-    const env: Record<string, string> = {};
-    for (const key of ['PATH', 'HOME', 'LANG']) if (process.env[key]) env[key] = process.env[key]!;
-    return env;
-  };
+  function startBackend(env: Record<string, string>): Service {
+    for (const key of ['PATH', 'HOME', 'LANG']) if (process.env[key]) env[key] ??= process.env[key]!;
+    const backend = startService('backend', process.execPath, [join(outDir, 'main.js')], { cwd: NEST_DIR, env });
+    backends.push(backend);
+    return backend;
+  }
 
   it('exits with code 1 and names the variable when the environment is bad', async () => {
-    const child = spawn(process.execPath, [join(outDir, 'main.js')], {
-      env: { ...baseEnv(), PORT: 'not-a-port', DATA_DIR: dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const code = await new Promise((r) => child.on('exit', r));
+    const backend = startBackend({ PORT: 'not-a-port', DATA_DIR: dataDir });
+    const { code } = await backend.exited;
     expect(code).toBe(1);
-    expect(stderr).toContain('PORT:');
+    expect(backend.output()).toContain('PORT:');
   });
 
   it('boots on the embedded database (worker loaded from dist), serves the API and shuts down cleanly', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [join(outDir, 'main.js')], {
-      env: { ...baseEnv(), PORT: String(port), DATA_DIR: dataDir, RUNTIME: 'local', LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
-      child.on('exit', (code, signal) => r({ code, signal })),
-    );
+    const backend = startBackend({ PORT: String(port), DATA_DIR: dataDir, RUNTIME: 'local', LOG_LEVEL: 'info' });
     try {
       const deadline = Date.now() + 60_000;
       let docs: Response | null = null;
@@ -126,10 +125,23 @@ describe('the compiled backend (node dist/main.js)', () => {
         docs = await fetch(`http://127.0.0.1:${port}/api/docs-json`).catch(() => null);
         if (!docs) await new Promise((r) => setTimeout(r, 200));
       }
-      expect(docs?.status, output).toBe(200);
-      const spec = (await docs!.json()) as { paths: Record<string, unknown> };
+      expect(docs?.status, backend.output()).toBe(200);
+      const spec = (await docs!.json()) as {
+        paths: Record<string, Record<string, { requestBody?: unknown; parameters?: Array<{ name: string }> }>>;
+      };
       expect(Object.keys(spec.paths)).toEqual(
-        expect.arrayContaining(['/api/v1/auth/register', '/api/v1/workspace/create', '/api/v1/workspace/{id}/status']),
+        expect.arrayContaining([
+          '/api/v1/auth/register',
+          '/api/v1/workspace/create',
+          '/api/v1/workspace/{id}/status',
+          '/api/v1/workspace/{id}/edits',
+          '/api/v1/workspace/{id}/files/move',
+          '/api/v1/workspace/{id}/logs',
+        ]),
+      );
+      expect(spec.paths['/api/v1/workspace/{id}/edits'].post.requestBody).toBeDefined();
+      expect(spec.paths['/api/v1/workspace/{id}/files/{path}'].put.parameters?.map((p) => p.name)).toContain(
+        'verify',
       );
       const ui = await fetch(`http://127.0.0.1:${port}/api/docs`);
       expect(ui.status).toBe(200);
@@ -141,15 +153,31 @@ describe('the compiled backend (node dist/main.js)', () => {
       });
       expect(registered.status).toBe(201);
       expect(registered.headers.get('access-control-allow-origin')).toBe('http://localhost:3001');
+      // The web app renames projects (PATCH) and names downloaded exports from Content-Disposition.
+      expect(registered.headers.get('access-control-expose-headers')).toMatch(/content-disposition/i);
+      const preflight = await fetch(
+        `http://127.0.0.1:${port}/api/v1/projects/00000000-0000-0000-0000-000000000000`,
+        {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'http://localhost:3001',
+            'access-control-request-method': 'PATCH',
+            'access-control-request-headers': 'authorization,content-type',
+          },
+        },
+      );
+      expect(preflight.status).toBeLessThan(300);
+      expect(preflight.headers.get('access-control-allow-methods')).toMatch(/\bPATCH\b/);
       expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(true);
-      expect(output).toMatch(/"msg":"API listening"/);
+      expect(backend.output()).toMatch(/"msg":"API listening"/);
     } finally {
-      child.kill('SIGTERM');
+      // A clean shutdown is what is tested: time enough for it on a loaded machine before SIGKILL.
+      await backend.stop(60_000);
     }
     // Nest runs the shutdown hooks, then re-raises the signal: exit by SIGTERM (or 0) after them.
-    const exit = await exited;
-    expect([0, 'SIGTERM'], output).toContain(exit.code ?? exit.signal);
-    expect(output).toMatch(/embedded database stopped/);
+    const exit = await backend.exited;
+    expect([0, 'SIGTERM'], backend.output()).toContain(exit.code ?? exit.signal);
+    expect(backend.output()).toMatch(/embedded database stopped/);
     expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JwtService } from '@nestjs/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
 
@@ -29,7 +30,10 @@ function rawRequest(
         port: url.port,
         method,
         path,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
       },
       (res) => {
         let text = '';
@@ -52,7 +56,11 @@ function rawRequest(
 function expectErrorShape(response: { status: number; body: any }, status: number | number[]): void {
   const statuses = Array.isArray(status) ? status : [status];
   expect(statuses, JSON.stringify(response.body)).toContain(response.status);
-  expect(response.body).toMatchObject({ statusCode: response.status, error: expect.any(String), path: expect.any(String) });
+  expect(response.body).toMatchObject({
+    statusCode: response.status,
+    error: expect.any(String),
+    path: expect.any(String),
+  });
   expect(typeof response.body.message).toBe('string');
   expect(response.body.message.length).toBeGreaterThan(0);
   expect(typeof response.body.timestamp).toBe('string');
@@ -90,11 +98,9 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     expect(running.status).toBe('running');
   });
 
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    cleanUp([() => t?.close(), () => db?.drop(), () => dataDir && rmSync(dataDir, { recursive: true, force: true })]),
+  );
 
   const routes = (id: string) =>
     [
@@ -106,6 +112,11 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       ['GET', `/workspace/${id}/files`, undefined],
       ['GET', `/workspace/${id}/files/${PAGE}`, undefined],
       ['PUT', `/workspace/${id}/files/${PAGE}`, { content: 'hacked' }],
+      ['PUT', `/workspace/${id}/files/${PAGE}?verify=true`, { content: 'hacked' }],
+      ['DELETE', `/workspace/${id}/files/${PAGE}`, undefined],
+      ['POST', `/workspace/${id}/files/move`, { from: PAGE, to: 'src/pages/moved.astro' }],
+      ['POST', `/workspace/${id}/edits`, { writes: [{ path: PAGE, content: 'hacked' }], deletes: [] }],
+      ['GET', `/workspace/${id}/logs?tail=10`, undefined],
     ] as const;
 
   it('every route refuses a missing token and bad tokens with 401', async () => {
@@ -114,7 +125,10 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       null,
       'not-a-jwt',
       await jwt.signAsync({ sub: owner.userId }, { secret: 'some-other-secret-some-other-secret-0123' }),
-      await jwt.signAsync({ sub: owner.userId, exp: Math.floor(Date.now() / 1000) - 60 }, { secret: JWT_SECRET }),
+      await jwt.signAsync(
+        { sub: owner.userId, exp: Math.floor(Date.now() / 1000) - 60 },
+        { secret: JWT_SECRET },
+      ),
       await jwt.signAsync({ sub: 'not-a-uuid' }, { secret: JWT_SECRET }),
     ];
     for (const [method, path, body] of routes(sessionId)) {
@@ -122,7 +136,10 @@ describe('workspace routes: authentication, ownership and bad input', () => {
         const response = await t.api.request(method, path, { token, body });
         expectErrorShape(response, 401);
       }
-      const basic = await t.api.request(method, path, { headers: { authorization: `Basic ${owner.token}` }, body });
+      const basic = await t.api.request(method, path, {
+        headers: { authorization: `Basic ${owner.token}` },
+        body,
+      });
       expectErrorShape(basic, 401);
     }
     const expired = await t.api.request('GET', '/workspace', { token: badTokens[3] });
@@ -135,7 +152,10 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       if (!path.includes(sessionId)) continue;
       const foreign = await t.api.request(method, path, { token: intruder.token, body });
       expectErrorShape(foreign, 404);
-      const absent = await t.api.request(method, path.replace(sessionId, missing), { token: intruder.token, body });
+      const absent = await t.api.request(method, path.replace(sessionId, missing), {
+        token: intruder.token,
+        body,
+      });
       expectErrorShape(absent, 404);
       expect(foreign.body.message).toBe(absent.body.message.replace(missing, sessionId));
     }
@@ -155,6 +175,9 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       ['GET', '/workspace/abc/files'],
       ['GET', '/workspace/1/files/x.txt'],
       ['PUT', '/workspace/1/files/x.txt'],
+      ['DELETE', '/workspace/1/files/x.txt'],
+      ['POST', '/workspace/1/edits'],
+      ['GET', '/workspace/1/logs'],
       ['GET', `/workspace/${sessionId}x/status`],
     ] as const;
     for (const [method, path] of cases) {
@@ -168,7 +191,10 @@ describe('workspace routes: authentication, ownership and bad input', () => {
   });
 
   it('refuses malformed JSON, unknown fields and wrong types with 400 and a message', async () => {
-    const malformed = await t.api.request('POST', '/workspace/create', { token: owner.token, rawBody: '{"templateName": ' });
+    const malformed = await t.api.request('POST', '/workspace/create', {
+      token: owner.token,
+      rawBody: '{"templateName": ',
+    });
     expectErrorShape(malformed, 400);
     expect(malformed.body.message).toMatch(/not valid JSON/);
     const malformedPut = await t.api.request('PUT', `/workspace/${sessionId}/files/${PAGE}`, {
@@ -177,7 +203,10 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     });
     expectErrorShape(malformedPut, 400);
 
-    const unknown = await t.api.request('POST', '/workspace/create', { token: owner.token, body: { image: 'alpine' } });
+    const unknown = await t.api.request('POST', '/workspace/create', {
+      token: owner.token,
+      body: { image: 'alpine' },
+    });
     expectErrorShape(unknown, 400);
     expect(unknown.body.message).toMatch(/property image should not exist/);
     const unknownTemplate = await t.api.request('POST', '/workspace/create', {
@@ -186,8 +215,17 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     });
     expectErrorShape(unknownTemplate, 400);
 
-    for (const body of [{ content: 42 }, { content: null }, { content: ['a'] }, {}, { content: 'x', mode: 'exec' }]) {
-      const response = await t.api.request('PUT', `/workspace/${sessionId}/files/notes.txt`, { token: owner.token, body });
+    for (const body of [
+      { content: 42 },
+      { content: null },
+      { content: ['a'] },
+      {},
+      { content: 'x', mode: 'exec' },
+    ]) {
+      const response = await t.api.request('PUT', `/workspace/${sessionId}/files/notes.txt`, {
+        token: owner.token,
+        body,
+      });
       expectErrorShape(response, 400);
     }
     const arrayBody = await t.api.request('PUT', `/workspace/${sessionId}/files/notes.txt`, {
@@ -196,7 +234,9 @@ describe('workspace routes: authentication, ownership and bad input', () => {
     });
     expectErrorShape(arrayBody, 400);
 
-    const register = await t.api.request('POST', '/auth/register', { body: { email: 'not-an-email', password: 'short' } });
+    const register = await t.api.request('POST', '/auth/register', {
+      body: { email: 'not-an-email', password: 'short' },
+    });
     expectErrorShape(register, 400);
     expect(register.body.message).toMatch(/email/);
     expect(register.body.message).toMatch(/password/);
@@ -219,28 +259,97 @@ describe('workspace routes: authentication, ownership and bad input', () => {
       'src/%E0%A4%A',
     ];
     for (const path of traversals) {
-      for (const method of ['GET', 'PUT']) {
-        const response = await rawRequest(t.baseUrl, method, `${base}/${path}`, owner.token, method === 'PUT' ? body : undefined);
+      for (const method of ['GET', 'PUT', 'DELETE']) {
+        const response = await rawRequest(
+          t.baseUrl,
+          method,
+          `${base}/${path}`,
+          owner.token,
+          method === 'PUT' ? body : undefined,
+        );
         expectErrorShape(response, 400);
         expect(response.body.message).toMatch(/invalid workspace path|decode/i);
       }
     }
-    for (const path of ['node_modules/astro/package.json', 'node_modules/.bin/x', 'src/.git/config', '.git/hooks/pre-commit']) {
-      const response = await rawRequest(t.baseUrl, 'PUT', `${base}/${path}`, owner.token, body);
-      expectErrorShape(response, 400);
-      expect(response.body.message).toMatch(/node_modules|\.git/);
+    for (const path of [
+      'node_modules/astro/package.json',
+      'node_modules/.bin/x',
+      'src/.git/config',
+      '.git/hooks/pre-commit',
+    ]) {
+      for (const method of ['PUT', 'DELETE']) {
+        const response = await rawRequest(
+          t.baseUrl,
+          method,
+          `${base}/${path}`,
+          owner.token,
+          method === 'PUT' ? body : undefined,
+        );
+        expectErrorShape(response, 400);
+        expect(response.body.message).toMatch(/node_modules|\.git/);
+      }
     }
+    // The same rules for the paths of a move and of an edit batch, each entry named.
+    for (const [from, to] of [
+      ['../../etc/passwd', 'src/stolen.txt'],
+      [PAGE, '/etc/cron.d/evil'],
+      [PAGE, 'node_modules/astro/evil.js'],
+      ['node_modules/astro/package.json', 'src/x.json'],
+    ]) {
+      const response = await t.api.request('POST', `/workspace/${sessionId}/files/move`, {
+        token: owner.token,
+        body: { from, to },
+      });
+      expectErrorShape(response, 400);
+      expect(response.body.message).toMatch(/^invalid workspace path: (from|to):/);
+    }
+    const batch = await t.api.request('POST', `/workspace/${sessionId}/edits`, {
+      token: owner.token,
+      body: { writes: [{ path: 'src/ok.txt', content: 'x' }], deletes: ['src/../../etc/passwd'] },
+    });
+    expectErrorShape(batch, 400);
+    expect(batch.body.message).toMatch(/deletes\[0\]: ".." segments/);
   });
 
   it('refuses a symlink pointing out of the workspace', async () => {
     symlinkSync('/etc', join(dataDir, 'workspaces', sessionId, 'src', 'escape'));
-    const read = await t.api.request('GET', `/workspace/${sessionId}/files/src/escape/hostname`, { token: owner.token });
+    const read = await t.api.request('GET', `/workspace/${sessionId}/files/src/escape/hostname`, {
+      token: owner.token,
+    });
     expectErrorShape(read, [400, 404]);
     const write = await t.api.request('PUT', `/workspace/${sessionId}/files/src/escape/evil`, {
       token: owner.token,
       body: { content: 'x' },
     });
     expectErrorShape(write, [400, 404]);
+    // Neither deleted nor moved through the link: what it leads to is not the workspace's.
+    const removed = await t.api.request('DELETE', `/workspace/${sessionId}/files/src/escape/hostname`, {
+      token: owner.token,
+    });
+    expectErrorShape(removed, [400, 404]);
+    const moved = await t.api.request('POST', `/workspace/${sessionId}/files/move`, {
+      token: owner.token,
+      body: { from: 'src/escape/hostname', to: 'src/hostname.txt' },
+    });
+    expectErrorShape(moved, [400, 404]);
+    const batch = await t.api.request('POST', `/workspace/${sessionId}/edits`, {
+      token: owner.token,
+      body: {
+        writes: [
+          { path: 'src/escape/evil', content: 'x' },
+          { path: 'src/fine.txt', content: 'x' },
+        ],
+      },
+    });
+    expectErrorShape(batch, [400, 404]);
+    const fine = await t.api.request('GET', `/workspace/${sessionId}/files/src/fine.txt`, {
+      token: owner.token,
+    });
+    expect(fine.status).toBe(404);
+    const link = await t.api.request('DELETE', `/workspace/${sessionId}/files/src/escape`, {
+      token: owner.token,
+    });
+    expectErrorShape(link, [400, 404]);
   });
 
   it('refuses files over MAX_FILE_BYTES with 400 and bodies over the parser limit with 413', async () => {
@@ -272,8 +381,14 @@ describe('workspace routes: authentication, ownership and bad input', () => {
   });
 
   it('reads answer 404 for a missing file and 400 for a folder', async () => {
-    expectErrorShape(await t.api.request('GET', `/workspace/${sessionId}/files/src/nope.astro`, { token: owner.token }), 404);
-    expectErrorShape(await t.api.request('GET', `/workspace/${sessionId}/files/src/pages`, { token: owner.token }), 400);
+    expectErrorShape(
+      await t.api.request('GET', `/workspace/${sessionId}/files/src/nope.astro`, { token: owner.token }),
+      404,
+    );
+    expectErrorShape(
+      await t.api.request('GET', `/workspace/${sessionId}/files/src/pages`, { token: owner.token }),
+      400,
+    );
   });
 
   it('answers 429 with the limit when the user holds MAX_SESSIONS_PER_USER sessions', async () => {
@@ -284,24 +399,42 @@ describe('workspace routes: authentication, ownership and bad input', () => {
 
   it('records a file call on a session as activity', async () => {
     const activityAt = async () => {
-      const [row] = await db.query<{ at: Date }>('SELECT last_activity_at AS at FROM workspace_sessions WHERE id = $1', [sessionId]);
+      const [row] = await db.query<{ at: Date }>(
+        'SELECT last_activity_at AS at FROM workspace_sessions WHERE id = $1',
+        [sessionId],
+      );
       return row.at.getTime();
     };
     const before = await activityAt();
     await new Promise((r) => setTimeout(r, 20));
-    expect((await t.api.request('GET', `/workspace/${sessionId}/files`, { token: owner.token })).status).toBe(200);
+    expect((await t.api.request('GET', `/workspace/${sessionId}/files`, { token: owner.token })).status).toBe(
+      200,
+    );
     // Activity is written behind the answer: wait for it rather than for a fixed time.
-    expect(await eventually(async () => (await activityAt()) > before, 5_000, 50)).toBe(true);
+    expect(await eventually(async () => (await activityAt()) > before, 30_000, 50)).toBe(true);
   });
 
   it('a file write on a session that is not running answers 409', async () => {
-    expect((await t.api.request('DELETE', `/workspace/${sessionId}`, { token: owner.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${sessionId}`, { token: owner.token })).status).toBe(
+      204,
+    );
     const write = await t.api.request('PUT', `/workspace/${sessionId}/files/${PAGE}`, {
       token: owner.token,
       body: { content: 'late' },
     });
     expectErrorShape(write, 409);
     expect(write.body.message).toMatch(/stopped/);
-    expectErrorShape(await t.api.request('POST', `/workspace/${sessionId}/restart`, { token: owner.token }), 409);
+    for (const [method, path, body] of [
+      ['DELETE', `/workspace/${sessionId}/files/${PAGE}`, undefined],
+      ['POST', `/workspace/${sessionId}/edits`, { writes: [{ path: PAGE, content: 'late' }] }],
+      ['POST', `/workspace/${sessionId}/files/move`, { from: PAGE, to: 'src/pages/late.astro' }],
+      ['GET', `/workspace/${sessionId}/logs`, undefined],
+    ] as const) {
+      expectErrorShape(await t.api.request(method, path, { token: owner.token, body }), 409);
+    }
+    expectErrorShape(
+      await t.api.request('POST', `/workspace/${sessionId}/restart`, { token: owner.token }),
+      409,
+    );
   });
 });

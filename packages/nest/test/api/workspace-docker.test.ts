@@ -4,17 +4,21 @@ import { useDockerApp } from '../support/docker-app';
 import { eventually, fetchPreview, portIsBound } from '../support/test-app';
 
 // Ports of this file: 8000-8004 (other files use other ranges; the runtime suites use 8050-8099).
-const PORT_RANGE = { PORT_RANGE_START: '8000', PORT_RANGE_END: '8004' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8000', PORT_RANGE_END: '8004', PREVIEW_MODE: 'direct' };
 const LANDING_TEXT = 'Build your landing page in minutes';
 
 const dockerReady = requireDocker('workspace-docker');
 
 describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', () => {
-  const t = useDockerApp(PORT_RANGE);
+  const t = useDockerApp(TEST_ENV);
 
   it('registers, logs in and answers me', async () => {
     const email = `Ada.${Date.now()}@Example.com`;
-    const registered = await t.api.request('POST', '/auth/register', { body: { email, password: 'correct horse' } });
+    const registered = await t.api.request('POST', '/auth/register', {
+      body: { email, password: 'correct horse' },
+    });
     expect(registered.status).toBe(201);
     expect(typeof registered.body.accessToken).toBe('string');
 
@@ -47,7 +51,11 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     expect(session.port).toBeGreaterThanOrEqual(8000);
     expect(session.port).toBeLessThanOrEqual(8004);
     expect(session.previewUrl).toBe(`http://127.0.0.1:${session.port}`);
-    expect(session.resourceAllocation).toMatchObject({ memoryBytes: 512 * 1024 * 1024, cpuShares: 512, cpuCores: 0.5 });
+    expect(session.resourceAllocation).toMatchObject({
+      memoryBytes: 512 * 1024 * 1024,
+      cpuShares: 512,
+      cpuCores: 0.5,
+    });
 
     const running = await t.api.waitForSettled(user.token, session.id);
     console.log(`[measure] docker create → running: ${Date.now() - startedAt} ms`);
@@ -71,9 +79,13 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
 
     const tree = await t.api.request('GET', `/workspace/${session.id}/files`, { token: user.token });
     expect(tree.status).toBe(200);
-    expect(tree.body.entries).toContainEqual(expect.objectContaining({ path: 'src/pages/index.astro', type: 'file' }));
+    expect(tree.body.entries).toContainEqual(
+      expect.objectContaining({ path: 'src/pages/index.astro', type: 'file' }),
+    );
 
-    const original = await t.api.request('GET', `/workspace/${session.id}/files/src/pages/index.astro`, { token: user.token });
+    const original = await t.api.request('GET', `/workspace/${session.id}/files/src/pages/index.astro`, {
+      token: user.token,
+    });
     expect(original.status).toBe(200);
     expect(original.body.content).toContain(LANDING_TEXT);
 
@@ -84,8 +96,16 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
       body: { content: edited },
     });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ path: 'src/pages/index.astro', size: Buffer.byteLength(edited) });
-    const changed = await eventually(async () => (await fetchPreview(running.previewUrl)).text.includes(marker), 20_000);
+    // Version 1 is the template the session's new project started from; the edit is version 2.
+    expect(put.body).toEqual({
+      path: 'src/pages/index.astro',
+      size: Buffer.byteLength(edited),
+      version: { id: expect.any(String), number: 2 },
+    });
+    const changed = await eventually(
+      async () => (await fetchPreview(running.previewUrl)).text.includes(marker),
+      20_000,
+    );
     expect(changed).toBe(true);
 
     const deleted = await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token });
@@ -102,7 +122,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     expect(active).toHaveLength(0);
 
     // Idempotent.
-    expect((await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${session.id}`, { token: user.token })).status).toBe(
+      204,
+    );
     expect(await leftoversOf([session.id])).toEqual({ containers: [], volumes: [] });
   });
 
@@ -113,7 +135,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     const running = await t.api.waitForSettled(user.token, created.body.id);
     expect(running.status).toBe('running');
 
-    const restarted = await t.api.request('POST', `/workspace/${created.body.id}/restart`, { token: user.token });
+    const restarted = await t.api.request('POST', `/workspace/${created.body.id}/restart`, {
+      token: user.token,
+    });
     expect(restarted.status).toBe(202);
     expect(restarted.body.status).toBe('creating');
     const again = await t.api.waitForSettled(user.token, created.body.id);
@@ -123,7 +147,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     const list = await t.api.request('GET', '/workspace', { token: user.token });
     expect(list.body.map((s: { id: string }) => s.id)).toEqual([created.body.id]);
 
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
     expect(await leftoversOf([created.body.id])).toEqual({ containers: [], volumes: [] });
   });
 
@@ -132,7 +158,9 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
     const created = await t.api.request('POST', '/workspace/create', { token: user.token });
     t.sessionIds.add(created.body.id);
     await new Promise((r) => setTimeout(r, 300));
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
     // The start job notices it lost the session and removes what it had created.
     const clean = await eventually(async () => {
       const left = await leftoversOf([created.body.id]);

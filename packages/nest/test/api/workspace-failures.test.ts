@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKER_SOCKET, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { startTestApp, type TestApp } from '../support/test-app';
 
@@ -16,10 +17,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   dataDir = mkdtempSync(join(tmpdir(), 'builder-failures-'));
 });
-afterAll(async () => {
-  await db?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => cleanUp([() => db?.drop(), () => dataDir && rmSync(dataDir, { recursive: true, force: true })]));
 
 describe('the Docker daemon unreachable', () => {
   let t: TestApp;
@@ -63,10 +61,7 @@ describe('port allocation', () => {
       PORT_RANGE_END: '8016',
     });
   });
-  afterAll(async () => {
-    await t?.close();
-    await new Promise((resolve) => blocker?.close(resolve));
-  });
+  afterAll(() => cleanUp([() => t?.close(), () => new Promise((resolve) => blocker?.close(resolve))]));
 
   it('skips a port another program holds, answers 503 when none is left, and reuses a released port', async () => {
     const first = await t.api.newUser('ports-a');
@@ -81,11 +76,15 @@ describe('port allocation', () => {
     const bRows = await db.query(`SELECT 1 FROM workspace_sessions WHERE user_id = $1`, [second.userId]);
     expect(bRows).toEqual([]);
 
-    expect((await t.api.request('DELETE', `/workspace/${a.body.id}`, { token: first.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${a.body.id}`, { token: first.token })).status).toBe(
+      204,
+    );
     const c = await t.api.request('POST', '/workspace/create', { token: second.token });
     expect(c.status).toBe(201);
     expect(c.body.port).toBe(8016);
-    expect((await t.api.request('DELETE', `/workspace/${c.body.id}`, { token: second.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${c.body.id}`, { token: second.token })).status).toBe(
+      204,
+    );
   });
 });
 
@@ -103,29 +102,31 @@ describe.skipIf(!dockerReady)('an image that cannot be pulled', () => {
       PORT_RANGE_END: '8019',
     });
   });
-  afterAll(async () => {
-    await t?.close();
-    await removeLeftovers(sessionIds);
-  });
+  afterAll(() => cleanUp([() => t?.close(), () => removeLeftovers(sessionIds)]));
 
   it('ends in status error with a clear message, nothing left and the port released', async () => {
     const user = await t.api.newUser('noimage');
     const created = await t.api.request('POST', '/workspace/create', { token: user.token });
-    expect(created.status).toBe(201);
     sessionIds.push(created.body.id);
+    expect(created.status).toBe(201);
     const settled = await t.api.waitForSettled(user.token, created.body.id, 60_000);
     expect(settled.status).toBe('error');
     expect(settled.buildStep).toBe('error');
     expect(settled.errorMessage).toMatch(/builder-missing-image/);
     expect(settled.port).toBeNull();
-    const active = await db.query(`SELECT 1 FROM workspace_sessions WHERE id = $1 AND status IN ('creating', 'running')`, [
-      created.body.id,
-    ]);
+    const active = await db.query(
+      `SELECT 1 FROM workspace_sessions WHERE id = $1 AND status IN ('creating', 'running')`,
+      [created.body.id],
+    );
     expect(active).toEqual([]);
     expect(await leftoversOf(sessionIds)).toEqual({ containers: [], volumes: [] });
 
     // An ended session does not count against the quota and can be deleted (idempotent).
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
-    expect((await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
+    expect(
+      (await t.api.request('DELETE', `/workspace/${created.body.id}`, { token: user.token })).status,
+    ).toBe(204);
   });
 });

@@ -20,15 +20,32 @@ describe.skipIf(!dockerReady)('clean-up is idempotent and concurrent-safe; jobs 
 
   it('two processes: a job guarded by the advisory lock runs in one of them at a time', async () => {
     const locks = [a.app.get(JobLock), b.app.get(JobLock)];
+    const attempts = 2 * locks.length;
     let inside = 0;
     let maxInside = 0;
+    let answered = 0;
+    // The job holds the lock until every other attempt has answered, however slow the machine: no
+    // attempt can come after the holder let go and pass for a second holder.
+    let allAnswered!: () => void;
+    const everyoneAnswered = new Promise<void>((resolve) => (allAnswered = resolve));
+    const check = () => {
+      if (answered + inside === attempts) allAnswered();
+    };
     const job = async () => {
       inside++;
       maxInside = Math.max(maxInside, inside);
-      await new Promise((r) => setTimeout(r, 300));
+      check();
+      await everyoneAnswered;
       inside--;
     };
-    const ran = await Promise.all([...locks, ...locks].map((lock) => lock.runExclusive('test-job', job)));
+    const ran = await Promise.all(
+      [...locks, ...locks].map((lock) =>
+        lock.runExclusive('test-job', job).finally(() => {
+          answered++;
+          check();
+        }),
+      ),
+    );
     expect(ran.filter(Boolean)).toHaveLength(1);
     expect(maxInside).toBe(1);
     // Released with its transaction: the next round runs again.

@@ -1,97 +1,39 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, leftoversOf, removeLeftovers, requireDocker } from '../support/docker';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { ApiClient, eventually, portIsBound } from '../support/test-app';
-import { compileBackend } from '../support/compile-backend';
+import { describe, expect, it } from 'vitest';
+import { useBackendProcesses } from '../support/backend-process';
+import { leftoversOf, requireDocker } from '../support/docker';
+import { eventually, portIsBound } from '../support/test-app';
 
 // Ports of this file: 8420-8429.
 const PORT_START = 8420;
 const PORT_END = 8429;
-const NEST_DIR = resolve(__dirname, '../..');
 const CREATES = 4;
 
 const dockerReady = requireDocker('lifecycle-crash-recovery');
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates, then a restart', () => {
-  const outDir = join(NEST_DIR, 'test-artifacts', `dist-crash-${process.pid}`);
-  let db: TestDatabase;
-  const children: ChildProcess[] = [];
-  const sessionIds = new Set<string>();
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    await compileBackend(outDir);
-  }, 180_000);
-
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-    rmSync(outDir, { recursive: true, force: true });
+  const backends = useBackendProcesses('crash', {
+    PORT_RANGE_START: String(PORT_START),
+    PORT_RANGE_END: String(PORT_END),
+    MAX_SESSIONS_PER_USER: String(CREATES),
+    START_CONCURRENCY: String(CREATES),
   });
-
-  async function startBackend(extra: Record<string, string>): Promise<{ child: ChildProcess; api: ApiClient; output: () => string }> {
-    const port = await freePort();
-    const child = spawn(process.execPath, [join(outDir, 'main.js')], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        PORT: String(port),
-        JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
-        DATABASE_URL: db.url,
-        RUNTIME: 'docker',
-        DOCKER_SOCKET,
-        TEMPLATE_IMAGE,
-        PREVIEW_HOST: '127.0.0.1',
-        PORT_RANGE_START: String(PORT_START),
-        PORT_RANGE_END: String(PORT_END),
-        MAX_SESSIONS_PER_USER: String(CREATES),
-        START_CONCURRENCY: String(CREATES),
-        ...extra,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let output = '';
-    child.stdout?.on('data', (chunk) => (output += chunk));
-    child.stderr?.on('data', (chunk) => (output += chunk));
-    const api = new ApiClient(`http://127.0.0.1:${port}`);
-    const up = await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 30_000, 200);
-    if (!up) throw new Error(`backend did not start: ${output}`);
-    return { child, api, output: () => output };
-  }
+  const { sessionIds } = backends;
+  const startBackend = (extra: Record<string, string>) => backends.start(extra);
 
   it('leaves no orphan container or volume, no session in creating and every port free', async () => {
     const first = await startBackend({});
     const user = await first.api.newUser('crash');
     const created = await Promise.all(
-      Array.from({ length: CREATES }, () => first.api.request('POST', '/workspace/create', { token: user.token, body: {} })),
+      Array.from({ length: CREATES }, () =>
+        first.api.request('POST', '/workspace/create', { token: user.token, body: {} }),
+      ),
     );
-    for (const answer of created) {
-      expect(answer.status).toBe(201);
-      sessionIds.add(answer.body.id);
-    }
+    for (const answer of created) sessionIds.add(answer.body.id);
+    for (const answer of created) expect(answer.status).toBe(201);
     // Kill it in the middle: once some workspaces exist in the engine, before they are ready.
-    await eventually(async () => (await leftoversOf(sessionIds)).containers.length >= 2, 20_000, 100);
+    expect(await eventually(async () => (await leftoversOf(sessionIds)).containers.length >= 2, 60_000, 100)).toBe(true);
     const before = await leftoversOf(sessionIds);
-    const [{ count: creatingBefore }] = await db.query<{ count: string }>(
+    const [{ count: creatingBefore }] = await backends.db.query<{ count: string }>(
       `SELECT count(*) FROM workspace_sessions WHERE status = 'creating'`,
     );
     first.child.kill('SIGKILL');
@@ -104,7 +46,7 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
     const restartedAt = Date.now();
     const second = await startBackend({ STUCK_CREATING_MS: '2000', RECONCILE_INTERVAL_MS: '2000' });
     const clean = await eventually(async () => {
-      const [{ count }] = await db.query<{ count: string }>(
+      const [{ count }] = await backends.db.query<{ count: string }>(
         `SELECT count(*) FROM workspace_sessions WHERE status IN ('creating', 'stopping') OR port IS NOT NULL`,
       );
       const left = await leftoversOf(sessionIds);
@@ -113,7 +55,7 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
     console.log(`[measure] restart → clean in ${Date.now() - restartedAt} ms`);
     expect(clean, second.output()).toBe(true);
 
-    const rows = await db.query<{ status: string; error_message: string }>(
+    const rows = await backends.db.query<{ status: string; error_message: string }>(
       'SELECT status, error_message FROM workspace_sessions WHERE id = ANY($1::uuid[])',
       [[...sessionIds]],
     );
@@ -121,14 +63,17 @@ describe.skipIf(!dockerReady)('kill -9 of the backend during concurrent creates,
       expect(row.status).toBe('error');
       expect(row.error_message).toMatch(/did not finish starting|backend/);
     }
-    for (let port = PORT_START; port <= PORT_END; port++) expect(await portIsBound(port), `port ${port}`).toBe(false);
+    for (let port = PORT_START; port <= PORT_END; port++)
+      expect(await portIsBound(port), `port ${port}`).toBe(false);
 
     // The restarted backend works: a new session starts on the same database.
     const again = await second.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(again.status).toBe(201);
     sessionIds.add(again.body.id);
+    expect(again.status).toBe(201);
     expect((await second.api.waitForSettled(user.token, again.body.id)).status).toBe('running');
-    expect((await second.api.request('DELETE', `/workspace/${again.body.id}`, { token: user.token })).status).toBe(204);
+    expect(
+      (await second.api.request('DELETE', `/workspace/${again.body.id}`, { token: user.token })).status,
+    ).toBe(204);
 
     const metrics = await (await fetch(`${second.api.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/builder_reconcile_actions_total\{action="stuck-creating"\} [1-9]/);

@@ -80,7 +80,9 @@ describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and q
     const refused = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(refused.status).toBe(503);
     expect(refused.body.message).toMatch(/Docker engine .* does not answer/);
-    const files = await t.api.request('GET', `/workspace/${first.id}/files/src/pages/index.astro`, { token: user.token });
+    const files = await t.api.request('GET', `/workspace/${first.id}/files/src/pages/index.astro`, {
+      token: user.token,
+    });
     expect(files.status).toBe(503);
     expect(files.body.message).toMatch(/does not answer/);
     const ready = await fetch(`${t.baseUrl}/health/ready`);
@@ -88,16 +90,21 @@ describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and q
     // Health checks and reconciliation run meanwhile (1-2 s intervals) and must not take the outage
     // for dead workspaces.
     await new Promise((r) => setTimeout(r, 4_500));
-    const [row] = await t.db.query<{ status: string }>('SELECT status FROM workspace_sessions WHERE id = $1', [first.id]);
+    const [row] = await t.db.query<{ status: string }>(
+      'SELECT status FROM workspace_sessions WHERE id = $1',
+      [first.id],
+    );
     expect(row.status).toBe('running');
 
     await proxy.up();
     expect((await fetch(`${t.baseUrl}/health/ready`)).status).toBe(200);
-    const read = await t.api.request('GET', `/workspace/${first.id}/files/src/pages/index.astro`, { token: user.token });
+    const read = await t.api.request('GET', `/workspace/${first.id}/files/src/pages/index.astro`, {
+      token: user.token,
+    });
     expect(read.status).toBe(200);
     const second = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(second.status).toBe(201);
     t.sessionIds.add(second.body.id);
+    expect(second.status).toBe(201);
     expect((await t.api.waitForSettled(user.token, second.body.id)).status).toBe('running');
   }, 300_000);
 
@@ -106,17 +113,21 @@ describe.skipIf(!dockerReady)('engine outage (simulated by a socket proxy) and q
     const tooMany = await t.api.request('POST', '/workspace/create', { token: firstUser!.token, body: {} });
     expect(tooMany.status).toBe(429);
     expect(tooMany.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
-    expect(tooMany.body.message).toMatch(/session limit reached: at most 2 active workspace sessions per user/);
+    expect(tooMany.body.message).toMatch(
+      /session limit reached: at most 2 active workspace sessions per user/,
+    );
 
     const user = await t.api.newUser('quota');
     const third = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(third.status).toBe(201);
     t.sessionIds.add(third.body.id);
+    expect(third.status).toBe(201);
     // All three ports of the range are held now.
     const noPort = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
     expect(noPort.status).toBe(503);
     expect(noPort.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
     expect(noPort.body.message).toMatch(/no preview port free in 8430-8432/);
-    expect((await t.api.request('DELETE', `/workspace/${third.body.id}`, { token: user.token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${third.body.id}`, { token: user.token })).status).toBe(
+      204,
+    );
   });
 });

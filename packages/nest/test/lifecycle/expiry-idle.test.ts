@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { leftoversOf, requireDocker } from '../support/docker';
 import { useDockerApp } from '../support/docker-app';
 import { previewGet } from '../support/preview-host';
@@ -7,7 +7,9 @@ import { eventually, portIsBound } from '../support/test-app';
 // Ports of this file: 8400-8409.
 const PORT_RANGE = { PORT_RANGE_START: '8400', PORT_RANGE_END: '8409' };
 const IDLE_SECONDS = 20;
-const TTL_SECONDS = 75;
+// Room for the idle stop to land late on a loaded machine (seen: 38 s after a 20 s timeout, the
+// container's stop included) while the busy session has not reached its lifetime yet.
+const TTL_SECONDS = 120;
 
 const dockerReady = requireDocker('lifecycle-expiry-idle');
 
@@ -17,6 +19,10 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
     SESSION_TTL_SECONDS: String(TTL_SECONDS),
     IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
     LIFECYCLE_INTERVAL_MS: '1000',
+    // Every request's activity is written: at the default (at most every 15 s) against a 20 s idle
+    // timeout, the busy session would live only if a preview request landed in a 5 s window, which
+    // a loaded machine (each request renders the page under the workspace's CPU quota) can miss.
+    ACTIVITY_WRITE_INTERVAL_MS: '0',
     ...PORT_RANGE,
   });
 
@@ -29,14 +35,14 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
     return found;
   }
 
-  it('stops an idle session, keeps one whose preview is used, and expires it at its lifetime', async () => {
+  it('stops an idle session, keeps one whose preview is used, and expires it at its lifetime', { timeout: 600_000 }, async () => {
     const idleUser = await t.api.newUser('idle');
     const busyUser = await t.api.newUser('busy');
     const [idle, busy] = await Promise.all(
       [idleUser, busyUser].map(async (user) => {
         const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-        expect(created.status).toBe(201);
         t.sessionIds.add(created.body.id);
+        expect(created.status).toBe(201);
         return created.body;
       }),
     );
@@ -48,13 +54,19 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
     expect(busyRunning.status).toBe('running');
     const idleRow = await row(idle.id);
     const busyCreatedAt = Date.parse(busyRunning.createdAt);
+    const lastApiCallAt = Date.now();
 
-    // Preview traffic on the busy session only, through the proxy.
+    // Preview traffic on the busy session only, through the proxy: a request every 2 s, each
+    // counting when it arrives, without waiting for the one before (a render can take longer than
+    // the idle timeout on a loaded machine).
     let traffic = true;
-    const pages: number[] = [];
+    onTestFinished(() => {
+      traffic = false; // also when an assertion failed on the way
+    });
+    const pages: Array<Promise<number>> = [];
     const loop = (async () => {
       while (traffic) {
-        pages.push((await previewGet(busyRunning.previewUrl).catch(() => ({ status: 0 }))).status);
+        pages.push(previewGet(busyRunning.previewUrl).then((r) => r.status, () => 0));
         await new Promise((r) => setTimeout(r, 2_000));
       }
     })();
@@ -63,7 +75,7 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
       'SELECT last_activity_at FROM workspace_sessions WHERE id = $1',
       [idle.id],
     );
-    expect(await eventually(async () => (await row(idle.id)).status === 'stopped', (IDLE_SECONDS + 20) * 1000, 500)).toBe(true);
+    expect(await eventually(async () => (await row(idle.id)).status === 'stopped', (IDLE_SECONDS + 60) * 1000, 500)).toBe(true);
     console.log(
       `[measure] idle session stopped ${Date.now() - lastActivity.getTime()} ms after its last activity (idle timeout ${IDLE_SECONDS} s)`,
     );
@@ -77,13 +89,21 @@ describe.skipIf(!dockerReady)('expiry and idle stop (short intervals)', () => {
     // The busy one outlived the idle timeout thanks to its preview traffic.
     expect((await row(busy.id)).status).toBe('running');
     expect(Date.now() - busyCreatedAt).toBeGreaterThan(IDLE_SECONDS * 1000);
-    // Traffic really flowed (each request renders the page: a handful on a loaded machine).
-    expect(pages.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
+    // Its preview traffic is what counted: its last activity is well after the test's last API
+    // call on it. (A request counts when it arrives; how many pages were served by now depends on
+    // the machine's load, each being rendered under the workspace's CPU quota.)
+    const [{ last_activity_at: busyActivity }] = await t.db.query<{ last_activity_at: Date }>(
+      'SELECT last_activity_at FROM workspace_sessions WHERE id = $1',
+      [busy.id],
+    );
+    expect(busyActivity.getTime()).toBeGreaterThan(lastApiCallAt + 1_000);
 
     // ...until its lifetime ends.
     expect(await eventually(async () => (await row(busy.id)).status === 'stopped', TTL_SECONDS * 1000, 500)).toBe(true);
     traffic = false;
     await loop;
+    // Traffic really reached the dev server.
+    expect(await Promise.all(pages)).toContain(200);
     console.log(`[measure] busy session expired ${Date.now() - busyCreatedAt} ms after creation (TTL ${TTL_SECONDS} s)`);
     const busyEnded = await t.api.request('GET', `/workspace/${busy.id}/status`, { token: busyUser.token });
     expect(busyEnded.body).toMatchObject({ status: 'stopped', port: null, previewUrl: null });

@@ -2,11 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WarmPoolService } from '../../src/modules/workspace/pool/warm-pool.service';
 import { POOL_USER_ID } from '../../src/modules/workspace/pool/warm-pool.constants';
 import { DOCKER_SOCKET, TEMPLATE_IMAGE, containerExists, docker, removeLeftovers, requireDocker } from '../support/docker';
+import { cleanUp } from '../../../../tests/support/clean-up';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, startTestApp, type TestApp } from '../support/test-app';
 
 // Ports of this file: 8500-8509 (the benchmark uses 8500-8600 and never runs beside the tests).
-const PORT_RANGE = { PORT_RANGE_START: '8500', PORT_RANGE_END: '8509' };
+// Previews on their published ports (PREVIEW_MODE=direct): Node's fetch reads them at 127.0.0.1,
+// where it cannot resolve the proxy's *.preview.localhost names.
+const TEST_ENV = { PORT_RANGE_START: '8500', PORT_RANGE_END: '8509', PREVIEW_MODE: 'direct' };
 const LANDING_TEXT = 'Build your landing page in minutes';
 
 const dockerReady = requireDocker('warm-pool');
@@ -30,7 +33,7 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     WARM_POOL_SIZE: String(size),
     START_CONCURRENCY: '2',
     MAX_SESSIONS_PER_USER: '3',
-    ...PORT_RANGE,
+    ...TEST_ENV,
   });
   const allSessions = () => db.query<SessionRow>(`SELECT id, user_id, status, container_id FROM workspace_sessions`);
   const poolFull = async (pool: WarmPoolService, size: number) => (await pool.size()).running === size;
@@ -39,19 +42,23 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     db = await createTestDatabase();
   });
 
-  afterAll(async () => {
-    await t?.close();
-    for (const row of await allSessions().catch(() => [])) sessionIds.add(row.id);
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-  });
+  afterAll(() =>
+    cleanUp([
+      () => t?.close(),
+      async () => {
+        for (const row of await allSessions()) sessionIds.add(row.id);
+      },
+      () => removeLeftovers(sessionIds),
+      () => db?.drop(),
+    ]),
+  );
 
   it('with WARM_POOL_SIZE=0, a create is an ordinary cold start', async () => {
     t = await startTestApp(env(0));
     const user = await t.api.newUser('cold');
     const created = await t.api.request('POST', '/workspace/create', { token: user.token, body: {} });
-    expect(created.status).toBe(201);
     sessionIds.add(created.body.id);
+    expect(created.status).toBe(201);
     expect(created.body.status).toBe('creating');
     const running = await t.api.waitForSettled(user.token, created.body.id);
     expect(running.status).toBe('running');
@@ -87,8 +94,8 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     const startedAt = Date.now();
     const created = await api.request('POST', '/workspace/create', { token: user.token, body: {} });
     const answeredMs = Date.now() - startedAt;
-    expect(created.status).toBe(201);
     sessionIds.add(created.body.id);
+    expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: 'running', buildStep: 'ready', queuePosition: null });
     expect(created.body.previewUrl).toMatch(/^http:\/\/127\.0\.0\.1:85\d\d$/);
     const page = await fetch(created.body.previewUrl);
@@ -123,10 +130,8 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     const api = t!.api;
     const users = await Promise.all([1, 2, 3].map(() => api.newUser('race')));
     const created = await Promise.all(users.map((u) => api.request('POST', '/workspace/create', { token: u.token, body: {} })));
-    for (const c of created) {
-      expect(c.status).toBe(201);
-      sessionIds.add(c.body.id);
-    }
+    for (const c of created) sessionIds.add(c.body.id);
+    for (const c of created) expect(c.status).toBe(201);
     expect(new Set(created.map((c) => c.body.id)).size).toBe(3);
     expect(created.filter((c) => c.body.status === 'running')).toHaveLength(2);
     expect(created.filter((c) => c.body.status === 'creating')).toHaveLength(1);
@@ -159,8 +164,8 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     const [a, b] = [await api.newUser('iso-a'), await api.newUser('iso-b')];
 
     const createdA = await api.request('POST', '/workspace/create', { token: a.token, body: {} });
-    expect(createdA.body.status).toBe('running');
     sessionIds.add(createdA.body.id);
+    expect(createdA.body.status).toBe('running');
     const filesA = await api.request('GET', `/workspace/${createdA.body.id}/files`, { token: a.token });
     const put = await api.request('PUT', `/workspace/${createdA.body.id}/files/src/secret-of-a.txt`, {
       token: a.token,
@@ -171,8 +176,8 @@ describe.skipIf(!dockerReady)('warm pool on Docker and PostgreSQL', () => {
     expect((await api.request('DELETE', `/workspace/${createdA.body.id}`, { token: a.token })).status).toBe(204);
 
     const createdB = await api.request('POST', '/workspace/create', { token: b.token, body: {} });
-    expect(createdB.body.status).toBe('running');
     sessionIds.add(createdB.body.id);
+    expect(createdB.body.status).toBe('running');
     expect(createdB.body.id).not.toBe(createdA.body.id);
     const filesB = await api.request('GET', `/workspace/${createdB.body.id}/files`, { token: b.token });
     const paths = (entries: Array<{ path: string; type: string }>) =>

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime, workspaceVolumeName } from '../../src/shared/runtime/docker.runtime';
+import { LoopVolumes } from '../../src/shared/runtime/loop-volumes.service';
 import type { RuntimeOptions } from '../../src/shared/runtime/runtime-options';
 import { ImageUnavailableError, RuntimeUnavailableError } from '../../src/shared/runtime/runtime.errors';
 import { WORKSPACE_LABELS } from '../../src/shared/runtime/workspace-runtime.interface';
@@ -212,9 +213,13 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
     dataDir = await mkdtemp(join(tmpdir(), 'docker-runtime-test-'));
     // A network of this run only: the backend's own network is never touched by tests.
     // Docker's own health check is off by default; on here, to prove it works when configured.
-    options = testOptions({ dataDir, networkName: `builder-workspaces-${runId}`, healthcheckIntervalMs: 2_000 });
+    options = testOptions({
+      dataDir,
+      networkName: `builder-workspaces-${runId}`,
+      healthcheckIntervalMs: 2_000,
+    });
     service = new DockerService(options);
-    runtime = new DockerRuntime(options, service);
+    runtime = new DockerRuntime(options, service, new LoopVolumes(options));
     expect(await runtime.ensureImage(TEMPLATE_IMAGE)).toBe('present');
     Object.assign(workspace, {
       runtime,
@@ -250,6 +255,9 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
       .getNetwork(options.networkName)
       .remove()
       .catch(() => undefined);
+    // The volumes' file systems (loop devices and their images under dataDir) go with them.
+    const loops = new LoopVolumes(options);
+    for (const session of await loops.sessions()) await loops.release(session).catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -296,7 +304,7 @@ describe.skipIf(!docker.available)('DockerRuntime against the real engine', () =
 describe('DockerService and DockerRuntime without an engine', () => {
   it('throws RuntimeUnavailableError naming the socket', async () => {
     const options = testOptions({ dataDir: '/tmp', dockerSocket: '/tmp/no-such-docker.sock' });
-    const runtime = new DockerRuntime(options, new DockerService(options));
+    const runtime = new DockerRuntime(options, new DockerService(options), new LoopVolumes(options));
     const error = await runtime.ping().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RuntimeUnavailableError);
     expect((error as Error).message).toMatch(/Docker engine at \/tmp\/no-such-docker\.sock does not answer/);

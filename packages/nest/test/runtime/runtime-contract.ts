@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ContainerSpec } from '@builder/shared';
 import { expect, it } from 'vitest';
 import { HttpProbe } from '../../src/shared/runtime/http-probe.service';
@@ -5,7 +6,7 @@ import type { RuntimeOptions } from '../../src/shared/runtime/runtime-options';
 import { WorkspaceFileError, WorkspaceNotFoundError } from '../../src/shared/runtime/runtime.errors';
 import type { WorkspaceRuntime } from '../../src/shared/runtime/workspace-runtime.interface';
 import { TemplateService } from '../../src/shared/services/template.service';
-import { MIB, TEMPLATE_TEXT, fetchPage, waitFor } from './runtime-test.helpers';
+import { MIB, TEMPLATE_TEXT, fetchPage, followOutput, waitFor } from './runtime-test.helpers';
 
 /**
  * The behaviour every WorkspaceRuntime owes the backend, run against each of them (docker, local,
@@ -144,6 +145,43 @@ export function contractCases(whileRunning: ContractCase[] = []): ContractCase[]
       },
     },
     {
+      name: "follows the dev server's output: its last lines, then each new line, until unsubscribed",
+      async run({ runtime, id }) {
+        const followed = await followOutput(runtime, id, 200);
+        await waitFor('the last lines', async () => followed.lines.some((l) => /ready in/.test(l.line)), 10_000, 50);
+        // Astro prints every request it serves.
+        const { host, port } = await runtime.address(id);
+        await fetchPage(`http://${host}:${port}/follow-marker`);
+        await waitFor(
+          'the request line',
+          async () => followed.lines.some((l) => l.stream === 'stdout' && l.line.includes('/follow-marker')),
+          10_000,
+          50,
+        );
+        followed.stop();
+        const count = followed.lines.length;
+        await fetchPage(`http://${host}:${port}/after-stop`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(followed.lines.length).toBe(count);
+        await expect(runtime.followLogs('no-such-workspace', () => undefined)).rejects.toBeInstanceOf(WorkspaceNotFoundError);
+      },
+    },
+    {
+      name: 'measures the disk its files take, growing and shrinking with them',
+      async run({ runtime, id }) {
+        const before = await runtime.diskUsage(id);
+        expect(before.usedBytes).toBeGreaterThan(0);
+        expect(typeof before.cheap).toBe('boolean');
+        // Random bytes: a compressing file system cannot make them smaller.
+        await runtime.writeFile(id, 'public/big.bin', randomBytes(2 * MIB));
+        const grown = await runtime.diskUsage(id);
+        expect(grown.usedBytes - before.usedBytes).toBeGreaterThanOrEqual(1.5 * MIB);
+        await runtime.applyChanges(id, { writes: [], deletes: ['public/big.bin'] });
+        const shrunk = await runtime.diskUsage(id);
+        expect(grown.usedBytes - shrunk.usedBytes).toBeGreaterThanOrEqual(1.5 * MIB);
+      },
+    },
+    {
       name: 'is made ready by TemplateService without an install',
       async run({ runtime, options, id }) {
         const templates = new TemplateService(runtime, options, new HttpProbe());
@@ -153,16 +191,17 @@ export function contractCases(whileRunning: ContractCase[] = []): ContractCase[]
       },
     },
     {
-      name: 'reads the whole tree and applies a batch of writes and deletes',
+      name: 'reads the whole tree and applies a batch of deletes and writes',
       async run({ runtime, id }) {
         await runtime.writeFile(id, 'src/old/Gone.astro', Buffer.from('<p>gone</p>'));
         await runtime.writeFile(id, 'src/old-file.txt', Buffer.from('old'));
+        await runtime.writeFile(id, 'src/batch/Two.astro', Buffer.from('<p>before</p>'));
         await runtime.applyChanges(id, {
           writes: [
             { path: 'src/batch/deep/One.astro', content: Buffer.from('<p>one</p>') },
             { path: 'src/batch/Two.astro', content: Buffer.from('<p>two</p>') },
           ],
-          deletes: ['src/old', 'src/old-file.txt', 'src/never-was.txt'],
+          deletes: ['src/old/Gone.astro', 'src/old-file.txt', 'src/never-was.txt'],
         });
         const tree = await runtime.readTree(id);
         const byPath = new Map(tree.map((file) => [file.path, file.content.toString()]));
@@ -176,6 +215,9 @@ export function contractCases(whileRunning: ContractCase[] = []): ContractCase[]
         expect(
           await fileError(runtime.applyChanges(id, { writes: [{ path: '../escape.txt', content: Buffer.from('x') }], deletes: [] })),
         ).toBe('outside');
+        // Deletes are of files: a folder is refused.
+        expect(await fileError(runtime.applyChanges(id, { writes: [], deletes: ['src/batch'] }))).toBe('not-a-file');
+        expect((await runtime.readFile(id, 'src/batch/Two.astro')).toString()).toBe('<p>two</p>');
       },
     },
     ...whileRunning,
@@ -183,7 +225,10 @@ export function contractCases(whileRunning: ContractCase[] = []): ContractCase[]
       name: 'stops, keeps its files readable, and serves again once started',
       async run(workspace) {
         const { runtime, id } = workspace;
+        const followed = await followOutput(runtime, id, 0);
         await runtime.stop(id, 5);
+        // The output of a stopped workspace ends, and its follower is told.
+        await followed.ended;
         const stopped = await runtime.inspect(id);
         expect(stopped.state).toBe('exited');
         expect(stopped.exitCode).not.toBeNull();

@@ -3,8 +3,10 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerSpec } from '@builder/shared';
+import { skipOutsideCi } from '../../../../tests/support/skips';
 import { HttpProbe } from '../../src/shared/runtime/http-probe.service';
 import { resolveRuntimeOptions, type RuntimeOptions } from '../../src/shared/runtime/runtime-options';
+import type { LogLine, WorkspaceRuntime } from '../../src/shared/runtime/workspace-runtime.interface';
 
 export const REPO_ROOT = resolve(__dirname, '../../../..');
 export const TEMPLATE_DIR = resolve(REPO_ROOT, 'workspace-templates/baseline-landing');
@@ -92,8 +94,7 @@ export function dockerAvailability(): { available: boolean; reason: string } {
   );
   if (ping.status === 0) return { available: true, reason: '' };
   const reason = `Docker engine at ${socket} does not answer (${(ping.stderr || ping.error?.message || 'no answer').trim()})`;
-  if (process.env.CI === 'true') throw new Error(`${reason}; CI requires Docker`);
-  console.warn(`[runtime tests] skipping the Docker suites: ${reason}`);
+  skipOutsideCi('runtime tests on Docker', reason);
   return { available: false, reason };
 }
 
@@ -131,4 +132,17 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Follows a workspace's output into an array; `ended` resolves when the runtime ends the output. */
+export async function followOutput(
+  runtime: WorkspaceRuntime,
+  id: string,
+  tail: number,
+): Promise<{ lines: LogLine[]; stop: () => void; ended: Promise<void> }> {
+  const lines: LogLine[] = [];
+  let onEnd: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (onEnd = resolve));
+  const stop = await runtime.followLogs(id, (line) => lines.push(line), { tail, onEnd });
+  return { lines, stop, ended };
 }

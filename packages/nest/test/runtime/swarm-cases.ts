@@ -54,7 +54,7 @@ export const swarmCases: ContractCase[] = [
       });
       // A small restart bound; limits, and a memory reservation that matches its limit.
       expect(task.RestartPolicy).toMatchObject({ Condition: 'on-failure', MaxAttempts: 2 });
-      expect(task.Resources.Limits).toEqual({ NanoCPUs: 2_000_000_000, MemoryBytes: 512 * MIB, Pids: 256 });
+      expect(task.Resources.Limits).toEqual({ NanoCPUs: 500_000_000, MemoryBytes: 512 * MIB, Pids: 256 });
       expect(task.Resources.Reservations.MemoryBytes).toBe(512 * MIB);
       expect(task.Resources.Reservations.NanoCPUs).toBeGreaterThan(0);
       expect(task.Networks).toHaveLength(1);
@@ -73,7 +73,7 @@ export const swarmCases: ContractCase[] = [
       expect(info.HostConfig.PidsLimit).toBe(256);
       expect(info.HostConfig.Init).toBe(true);
       expect(info.HostConfig.Memory).toBe(512 * MIB);
-      expect(info.HostConfig.NanoCpus).toBe(2_000_000_000);
+      expect(info.HostConfig.NanoCpus).toBe(500_000_000);
       expect(info.HostConfig.PortBindings ?? {}).toEqual({});
       // No service setting for no-new-privileges on this engine (API 1.41): see the setuid case.
       expect(info.HostConfig.SecurityOpt ?? []).toEqual([]);

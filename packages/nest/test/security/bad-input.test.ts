@@ -34,14 +34,22 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
     const headers: Record<string, string> = { ...probe.headers };
     if (probe.token) headers.authorization = `Bearer ${probe.token}`;
     if (probe.body !== undefined) headers['content-type'] ??= 'application/json';
-    const response = await fetch(`${t.baseUrl}${probe.path}`, { method: probe.method, headers, body: probe.body });
+    const response = await fetch(`${t.baseUrl}${probe.path}`, {
+      method: probe.method,
+      headers,
+      body: probe.body,
+    });
     const text = await response.text();
-    let body: unknown = undefined;
+    let body: any = undefined;
     try {
       body = JSON.parse(text);
     } catch {
       // checked below
     }
+    // A probe the API would take as a valid create starts a workspace: it is the suite's to remove
+    // like any other (none should: a body that is not JSON is refused, 415).
+    if (response.ok && typeof body?.id === 'string' && probe.path.startsWith('/api/v1/workspace/create'))
+      t.sessionIds.add(body.id);
     return { status: response.status, body, text };
   }
 
@@ -51,7 +59,10 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       const answer = await send(probe);
       const label = `${probe.method} ${probe.path.slice(0, 120)} (${(probe.body ?? '').slice(0, 40)})`;
       if (answer.status >= 500) failures.push(`${label}: ${answer.status} ${answer.text.slice(0, 200)}`);
-      if (answer.status >= 400 && (typeof answer.body?.message !== 'string' || answer.body.message.length === 0)) {
+      if (
+        answer.status >= 400 &&
+        (typeof answer.body?.message !== 'string' || answer.body.message.length === 0)
+      ) {
         failures.push(`${label}: ${answer.status} without a message: ${answer.text.slice(0, 200)}`);
       }
     }
@@ -70,11 +81,21 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
     { method: 'GET', path: `/api/v1/workspace/${id()}/files` },
     { method: 'GET', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro` },
     { method: 'PUT', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro`, body: true },
+    { method: 'PUT', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro?verify=maybe`, body: true },
+    { method: 'DELETE', path: `/api/v1/workspace/${id()}/files/src/pages/index.astro` },
+    { method: 'POST', path: `/api/v1/workspace/${id()}/files/move`, body: true },
+    { method: 'POST', path: `/api/v1/workspace/${id()}/edits`, body: true },
+    { method: 'GET', path: `/api/v1/workspace/${id()}/logs` },
+    { method: 'GET', path: `/api/v1/workspace/${id()}/logs?tail=abc` },
   ];
 
   it('malformed JSON', async () => {
     const bodies = ['{', '{"email":', 'not json', '[1,2', '{"a":1}}', '\u0000', '"\\ud800"'];
-    await sweep(routes().filter((r) => r.body).flatMap((r) => bodies.map((body) => ({ ...r, token, body }))));
+    await sweep(
+      routes()
+        .filter((r) => r.body)
+        .flatMap((r) => bodies.map((body) => ({ ...r, token, body }))),
+    );
   });
 
   it('wrong types and unknown fields', async () => {
@@ -88,18 +109,37 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       '{"content":null}',
       '{"content":["a"]}',
       '{"unexpected":true}',
+      '{"writes":5}',
+      '{"writes":[{"path":5,"content":"x"}]}',
+      '{"writes":[null],"deletes":[null]}',
+      '{"writes":[],"deletes":[],"verify":"yes"}',
+      '{"from":1,"to":[]}',
+      '{"from":"src/a.astro"}',
       'null',
       '[]',
       '"string"',
       '12',
     ];
-    await sweep(routes().filter((r) => r.body).flatMap((r) => bodies.map((body) => ({ ...r, token, body }))));
+    await sweep(
+      routes()
+        .filter((r) => r.body)
+        .flatMap((r) => bodies.map((body) => ({ ...r, token, body }))),
+    );
   });
 
   it('huge bodies', async () => {
     const huge = JSON.stringify({ content: 'x'.repeat(3 * 1024 * 1024), email: 'a@b.c', password: 'x' });
-    await sweep(routes().filter((r) => r.body).map((r) => ({ ...r, token, body: huge })));
-    const tooLarge = await send({ method: 'PUT', path: `/api/v1/workspace/${id()}/files/a.txt`, token, body: huge });
+    await sweep(
+      routes()
+        .filter((r) => r.body)
+        .map((r) => ({ ...r, token, body: huge })),
+    );
+    const tooLarge = await send({
+      method: 'PUT',
+      path: `/api/v1/workspace/${id()}/files/a.txt`,
+      token,
+      body: huge,
+    });
     expect(tooLarge.status).toBe(413);
   });
 
@@ -143,9 +183,16 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       ours.sign({ sub: '00000000-0000-4000-8000-000000000000', email: 'ghost@y.z' }),
       'ü'.repeat(50),
     ];
-    const authenticated = routes().filter((r) => !r.path.includes('/auth/register') && !r.path.includes('/auth/login'));
+    const authenticated = routes().filter(
+      (r) => !r.path.includes('/auth/register') && !r.path.includes('/auth/login'),
+    );
     const probes: Probe[] = authenticated.flatMap((r) =>
-      tokens.map((bad) => ({ method: r.method, path: r.path, token: bad, body: r.body ? '{"content":"x"}' : undefined })),
+      tokens.map((bad) => ({
+        method: r.method,
+        path: r.path,
+        token: bad,
+        body: r.body ? '{"content":"x"}' : undefined,
+      })),
     );
     await sweep(probes);
     // Every one of them is refused.
@@ -159,7 +206,11 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
     await sweep([
       { method: 'GET', path: '/api/v1/workspace', headers: { authorization: 'Basic Zm9vOmJhcg==' } },
       { method: 'GET', path: '/api/v1/workspace', headers: { authorization: 'Bearer' } },
-      { method: 'GET', path: '/api/v1/workspace', headers: { authorization: `Bearer ${'x'.repeat(10_000)}` } },
+      {
+        method: 'GET',
+        path: '/api/v1/workspace',
+        headers: { authorization: `Bearer ${'x'.repeat(10_000)}` },
+      },
     ]);
   });
 
@@ -170,9 +221,32 @@ describe.skipIf(!dockerReady)('bad-input sweep of every route: no 5xx, every err
       { method: 'GET', path: '/api/v1/nope', token },
       { method: 'POST', path: '/health', token },
       { method: 'GET', path: '/api/v1/workspace/create', token },
-      { method: 'POST', path: '/api/v1/workspace/create', token, body: '{}', headers: { 'content-type': 'text/plain' } },
-      { method: 'POST', path: '/api/v1/auth/login', body: 'email=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      {
+        method: 'POST',
+        path: '/api/v1/workspace/create',
+        token,
+        body: '{}',
+        headers: { 'content-type': 'text/plain' },
+      },
+      {
+        method: 'POST',
+        path: '/api/v1/auth/login',
+        body: 'email=a&password=b',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
     ]);
+    // A body that is not JSON is refused before any route: no workspace starts on its defaults.
+    const before = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM workspace_sessions`);
+    const plain = await send({
+      method: 'POST',
+      path: '/api/v1/workspace/create',
+      token,
+      body: '{}',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(plain.status).toBe(415);
+    expect(plain.body.message).toMatch(/application\/json/);
+    expect(await t.db.query(`SELECT count(*)::int AS n FROM workspace_sessions`)).toEqual(before);
     // The session is unharmed by all of it (the sweep's well-authenticated restart calls may have
     // restarted it, which is no harm).
     const status = await t.api.request('GET', `/workspace/${id()}/status`, { token });

@@ -1,7 +1,10 @@
 import { type AddressInfo, type Server, connect, createServer } from 'node:net';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../src/shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../src/shared/runtime/workspace-runtime.interface';
 import { docker, requireDocker } from '../support/docker';
 import { useDockerApp } from '../support/docker-app';
 
@@ -51,7 +54,9 @@ describe.skipIf(!dockerReady)('workspace container isolation (inspected on a run
   beforeAll(async () => {
     runtime = t.app.get<WorkspaceRuntime>(WORKSPACE_RUNTIME);
     const user = await t.api.newUser('isolation');
-    const created = await Promise.all([0, 1].map(() => t.api.request('POST', '/workspace/create', { token: user.token, body: {} })));
+    const created = await Promise.all(
+      [0, 1].map(() => t.api.request('POST', '/workspace/create', { token: user.token, body: {} })),
+    );
     const ids: string[] = created.map((c) => c.body.id);
     ids.forEach((id) => t.sessionIds.add(id));
     for (const id of ids) expect((await t.api.waitForSettled(user.token, id)).status).toBe('running');
@@ -121,14 +126,18 @@ describe.skipIf(!dockerReady)('workspace container isolation (inspected on a run
   });
 
   it('has no Docker socket inside', async () => {
-    expect((info.Mounts ?? []).some((m) => /docker\.sock/.test(m.Source ?? '') || /docker\.sock/.test(m.Destination))).toBe(false);
+    expect(
+      (info.Mounts ?? []).some(
+        (m) => /docker\.sock/.test(m.Source ?? '') || /docker\.sock/.test(m.Destination),
+      ),
+    ).toBe(false);
     const probe = await node(
       `const fs=require('fs');console.log(['/var/run/docker.sock','/run/docker.sock'].some((p)=>fs.existsSync(p)))`,
     );
     expect(probe.stdout.trim()).toBe('false');
   });
 
-  it("mounts its volume in its own container only", async () => {
+  it('mounts its volume in its own container only', async () => {
     const volumes = (info.Mounts ?? []).filter((m) => m.Type === 'volume');
     expect(volumes).toHaveLength(1);
     const users = await docker.listContainers({ all: true, filters: { volume: [volumes[0].Name!] } });

@@ -31,7 +31,11 @@ function withLabel(url: string, label: string): string {
  * connections to a dev server), read from /proc/net/tcp: addresses are little-endian hex there.
  */
 function establishedTo(ip: string, port: number): Set<string> {
-  const remote = `${ip.split('.').reverse().map((byte) => Number(byte).toString(16).padStart(2, '0')).join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
+  const remote = `${ip
+    .split('.')
+    .reverse()
+    .map((byte) => Number(byte).toString(16).padStart(2, '0'))
+    .join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
   const ports = new Set<string>();
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const [, local, rem, state] = line.trim().split(/\s+/);
@@ -79,9 +83,12 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
 
   beforeAll(async () => {
     for (const prefix of ['owner', 'other']) users.push(await t.api.newUser(prefix));
-    const created = await Promise.all(users.map((u) => t.api.request('POST', '/workspace/create', { token: u.token, body: {} })));
+    const created = await Promise.all(
+      users.map((u) => t.api.request('POST', '/workspace/create', { token: u.token, body: {} })),
+    );
     for (const c of created) t.sessionIds.add(c.body.id);
-    for (const [i, c] of created.entries()) sessions.push(await t.api.waitForSettled(users[i].token, c.body.id));
+    for (const [i, c] of created.entries())
+      sessions.push(await t.api.waitForSettled(users[i].token, c.body.id));
     for (const s of sessions) expect(s.status).toBe('running');
   });
 
@@ -91,7 +98,9 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
 
   it('serves the owner its preview through the proxy', async () => {
     const [mine] = sessions;
-    expect(mine.previewUrl).toMatch(new RegExp(`^http://${mine.id}-[A-Za-z0-9_-]+\\.preview\\.localhost:\\d+/$`));
+    expect(mine.previewUrl).toMatch(
+      new RegExp(`^http://${mine.id}-[A-Za-z0-9_-]+\\.preview\\.localhost:\\d+/$`),
+    );
     const page = await previewGet(mine.previewUrl);
     expect(page.status).toBe(200);
     expect(page.text).toContain('hero-title');
@@ -125,7 +134,10 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
 
   it('refuses a forged token: 404', async () => {
     const [mine] = sessions;
-    const forged = withLabel(mine.previewUrl, `${mine.id}-${'A'.repeat(labelOf(mine.previewUrl).token.length)}`);
+    const forged = withLabel(
+      mine.previewUrl,
+      `${mine.id}-${'A'.repeat(labelOf(mine.previewUrl).token.length)}`,
+    );
     const answer = await previewGet(forged);
     expect(answer.status).toBe(404);
     expect(JSON.parse(answer.text).message).toBe('no such preview');
@@ -144,13 +156,16 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
     await page.goto(mine.previewUrl, { waitUntil: 'load' });
     expect(new URL(await hmrSocket).host).toBe(new URL(mine.previewUrl).host);
     // Expressions as strings: this package compiles without the DOM library.
-    const colorOfTitle = () => page.evaluate<string>(`getComputedStyle(document.getElementById('hero-title')).color`);
+    const colorOfTitle = () =>
+      page.evaluate<string>(`getComputedStyle(document.getElementById('hero-title')).color`);
     const before = await colorOfTitle();
     await page.evaluate('window.__marker = 42');
     // Idle longer than the proxy keeps an idle upstream connection: the HMR socket must not go with it.
     await sleep(5_000);
 
-    const theme = await t.api.request('GET', `/workspace/${mine.id}/files/${THEME}`, { token: users[0].token });
+    const theme = await t.api.request('GET', `/workspace/${mine.id}/files/${THEME}`, {
+      token: users[0].token,
+    });
     expect(theme.status).toBe(200);
     const put = await t.api.request('PUT', `/workspace/${mine.id}/files/${THEME}`, {
       token: users[0].token,
@@ -159,14 +174,18 @@ describe.skipIf(!dockerReady)('authenticated preview URLs through the proxy', ()
     expect(put.status).toBe(200);
     const changedAt = Date.now();
     expect(await eventually(async () => (await colorOfTitle()) === 'rgb(1, 2, 3)', 20_000, 100)).toBe(true);
-    console.log(`[measure] CSS change visible through the proxy after ${Date.now() - changedAt} ms (was ${before})`);
+    console.log(
+      `[measure] CSS change visible through the proxy after ${Date.now() - changedAt} ms (was ${before})`,
+    );
     expect(await page.evaluate<number>('window.__marker')).toBe(42);
   });
 
   it('refuses the preview of an ended session: 410', async () => {
     const [, theirs] = sessions;
     expect((await previewGet(theirs.previewUrl)).status).toBe(200);
-    expect((await t.api.request('DELETE', `/workspace/${theirs.id}`, { token: users[1].token })).status).toBe(204);
+    expect((await t.api.request('DELETE', `/workspace/${theirs.id}`, { token: users[1].token })).status).toBe(
+      204,
+    );
     const answer = await previewGet(theirs.previewUrl);
     expect(answer.status).toBe(410);
     expect(JSON.parse(answer.text).message).toMatch(/ended/);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect } from 'vitest';
-import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeLeftovers } from './docker';
+import { cleanUp } from '../../../../tests/support/clean-up';
+import { DOCKER_SOCKET, TEMPLATE_IMAGE, removeDeployment, removeLeftovers } from './docker';
 import { createTestDatabase, type TestDatabase } from './test-database';
 import { startTestApp, type TestApp, type TestUser } from './test-app';
 
@@ -22,7 +23,9 @@ export interface DockerTestApp extends TestApp {
 /**
  * Registers the suite's hooks: beforeAll creates the database and starts the app with the Docker
  * runtime and `env` (the file's PORT_RANGE and overrides); afterAll closes every app it started,
- * removes the sessions' leftovers and drops the database. Call it inside the suite's `describe`.
+ * removes the sessions' leftovers and drops the database, each step also when one before it
+ * throws. The apps label what they create with the database's name as their deployment, so the
+ * leftovers of sessions the test never saw an id of go too. Call it inside the suite's `describe`.
  * Hooks a file registers after this call run after its beforeAll and before its afterAll.
  */
 export function useDockerApp(env: Env): DockerTestApp {
@@ -42,6 +45,7 @@ export function useDockerApp(env: Env): DockerTestApp {
       RUNTIME: 'docker',
       DOCKER_SOCKET,
       TEMPLATE_IMAGE,
+      DEPLOYMENT_ID: ready(db).name,
       ...env,
       ...overrides,
     });
@@ -54,11 +58,14 @@ export function useDockerApp(env: Env): DockerTestApp {
     main = await startApp();
   });
 
-  afterAll(async () => {
-    for (const app of started) await app.close();
-    await removeLeftovers(sessionIds);
-    await db?.drop();
-  });
+  afterAll(() =>
+    cleanUp([
+      ...started.map((app) => () => app.close()),
+      () => removeLeftovers(sessionIds),
+      () => db && removeDeployment(db.name),
+      () => db?.drop(),
+    ]),
+  );
 
   return {
     get db() {
@@ -80,8 +87,8 @@ export function useDockerApp(env: Env): DockerTestApp {
       const api = ready(main).api;
       const user = await api.newUser(prefix);
       const created = await api.request('POST', '/workspace/create', { token: user.token, body: {} });
-      expect(created.status).toBe(201);
       sessionIds.add(created.body.id);
+      expect(created.status).toBe(201);
       const session = await api.waitForSettled(user.token, created.body.id);
       expect(session.status).toBe('running');
       return { ...user, session };

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 
 /**
  * GET through the preview proxy: Node's fetch cannot resolve `*.localhost`, so this connects to
@@ -8,15 +8,24 @@ export function previewGet(
   previewUrl: string,
   path = '/',
   headers: Record<string, string> = {},
-): Promise<{ status: number; text: string }> {
+): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   const url = new URL(previewUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: Number(url.port), path, method: 'GET', headers: { host: url.host, ...headers }, agent: false },
+      {
+        host: '127.0.0.1',
+        port: Number(url.port),
+        path,
+        method: 'GET',
+        headers: { host: url.host, ...headers },
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }),
+        );
         res.on('error', reject);
       },
     );

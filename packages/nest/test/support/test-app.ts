@@ -1,5 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { createApp } from '../../src/main';
+
+/**
+ * The project blob store of this test file's apps: one folder per test process (vitest runs each
+ * file in its own), so every app of a file (they share its database) sees the same blobs, files
+ * never share theirs, and nothing lands in the repository's data folder. Removed at exit.
+ */
+export const TEST_OBJECT_STORE_DIR = mkdtempSync(join(tmpdir(), 'builder-test-objects-'));
+process.once('exit', () => rmSync(TEST_OBJECT_STORE_DIR, { recursive: true, force: true }));
 
 /** The real application, in-process, listening on a free loopback port. */
 export interface TestApp {
@@ -15,6 +26,7 @@ const BASE_ENV: Record<string, string | undefined> = {
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
   JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
   PREVIEW_HOST: '127.0.0.1',
+  OBJECT_STORE_DIR: TEST_OBJECT_STORE_DIR,
 };
 
 export async function startTestApp(env: Record<string, string | undefined>): Promise<TestApp> {
@@ -56,7 +68,12 @@ export class ApiClient {
   async request<T = any>(
     method: string,
     path: string,
-    options: { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+    options: {
+      token?: string | null;
+      body?: unknown;
+      rawBody?: string;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -84,7 +101,8 @@ export class ApiClient {
     const email = `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
     const password = 'correct horse battery';
     const registered = await this.request('POST', '/auth/register', { body: { email, password } });
-    if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
+    if (registered.status !== 201)
+      throw new Error(`register failed: ${registered.status} ${registered.text}`);
     const me = await this.request('GET', '/auth/me', { token: registered.body.accessToken });
     return { email, password, token: registered.body.accessToken, userId: me.body.id };
   }
@@ -103,7 +121,10 @@ export class ApiClient {
 }
 
 /** Fetches a preview URL's page text (retrying briefly while the dev server warms up). */
-export async function fetchPreview(url: string, timeoutMs = 10_000): Promise<{ status: number; text: string }> {
+export async function fetchPreview(
+  url: string,
+  timeoutMs = 10_000,
+): Promise<{ status: number; text: string }> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -119,7 +140,11 @@ export async function fetchPreview(url: string, timeoutMs = 10_000): Promise<{ s
 }
 
 /** Polls `check` until it answers true or the timeout passes; answers whether it did. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<boolean> {
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return true;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://builder:builder@127.0.0.1:5432/builder';
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://builder:builder@127.0.0.1:5432/builder';
 
 /** A fresh PostgreSQL database for one test file, dropped afterwards: files never share state. */
 export interface TestDatabase {

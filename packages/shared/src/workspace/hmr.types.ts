@@ -4,7 +4,15 @@ import type { WorkspaceStatus } from './workspace.types';
 export const WORKSPACE_NAMESPACE = '/workspace';
 
 /** Start-up steps of a workspace, in the order they happen. */
-export const BUILD_STEPS = ['queued', 'creating', 'pulling', 'starting', 'installing', 'ready', 'error'] as const;
+export const BUILD_STEPS = [
+  'queued',
+  'creating',
+  'pulling',
+  'starting',
+  'installing',
+  'ready',
+  'error',
+] as const;
 export type BuildStep = (typeof BUILD_STEPS)[number];
 
 export interface BuildStatusEvent {
@@ -45,14 +53,44 @@ export interface StatusEvent {
   at: string;
 }
 
-/** A build error reported by the dev server. */
-export interface BuildErrorEvent {
-  sessionId: string;
-  message: string;
+/**
+ * Where the dev server failed to compile or render. `file` is workspace-relative; `line` and
+ * `column` are 1-based; `frame` is the dev server's code frame around the spot.
+ */
+export interface CompileError {
   file?: string;
   line?: number;
   column?: number;
+  message: string;
   frame?: string;
+}
+
+/** Whether the pages a change affects compile, after that change (see {@link VerdictOkEvent}). */
+export interface Verdict {
+  ok: boolean;
+  /** Empty when `ok`. */
+  errors: CompileError[];
+}
+
+/** A build error reported by the dev server. */
+export interface BuildErrorEvent extends CompileError {
+  sessionId: string;
+  /** Set when the error is the verdict of a change through the files API: the paths it changed. */
+  paths?: string[];
+  at: string;
+}
+
+/**
+ * The verdict of a change through the files API when everything it affects compiles: the dev
+ * server built each page (and style module) the change touches without an error. It clears
+ * earlier `error` events of the session.
+ */
+export interface VerdictOkEvent {
+  sessionId: string;
+  /** The paths the change wrote or deleted. */
+  paths: string[];
+  /** What the dev server compiled for the verdict: page routes (`/`, `/about`) and module URLs. */
+  checked: string[];
   at: string;
 }
 
@@ -81,6 +119,9 @@ export interface ServerToClientEvents {
   'hmr-update': (event: HMREvent) => void;
   status: (event: StatusEvent) => void;
   error: (event: BuildErrorEvent) => void;
+  /** The verdict of a change when it compiles (a change that does not gets `error` events instead). */
+  ok: (event: VerdictOkEvent) => void;
+  /** Dev-server output, rate-limited; a subscriber first gets the last lines again. */
   log: (event: LogEvent) => void;
 }
 

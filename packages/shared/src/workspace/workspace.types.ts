@@ -1,4 +1,4 @@
-import type { BuildStep } from './hmr.types';
+import type { BuildStep, Verdict } from './hmr.types';
 
 /** Lifecycle status of a workspace session, as stored and as reported by the API. */
 export const WorkspaceStatus = {
@@ -62,10 +62,14 @@ export interface WorkspaceSession {
   buildStep: BuildStep | null;
   /** Place in the start queue while waiting for a start slot, otherwise null. */
   queuePosition: number | null;
+  /** The project the session previews. */
+  projectId: string | null;
 }
 
 export interface CreateWorkspaceRequest {
   templateName?: string;
+  /** Preview this existing project; without it a new project is made from the template. */
+  projectId?: string;
 }
 
 export type CreateWorkspaceResponse = WorkspaceSession;
@@ -98,6 +102,51 @@ export interface WriteFileRequest {
 export interface WriteFileResponse {
   path: string;
   size: number;
+  /** The project version holding the write, durable once this answer is sent (null: not versioned). */
+  version: { id: string; number: number } | null;
+}
+
+/** `PUT .../files/<path>?verify=true`: the write's answer once the dev server compiled what it affects. */
+export type VerifiedWriteFileResponse = WriteFileResponse & Verdict;
+
+/** `POST /workspace/:id/edits`: several writes and deletes applied as one change (all or none). */
+export interface EditBatchRequest {
+  writes?: Array<{ path: string; content: string }>;
+  deletes?: string[];
+  /** Answer only after the dev server compiled what the change affects, with its verdict. */
+  verify?: boolean;
+}
+
+export interface EditBatchResponse extends Partial<Verdict> {
+  written: Array<{ path: string; size: number }>;
+  deleted: string[];
+  /** The one project version holding the whole change (null: not versioned). */
+  version: { id: string; number: number } | null;
+}
+
+/** `DELETE .../files/<path>`. */
+export interface DeleteFileResponse extends Partial<Verdict> {
+  path: string;
+  version: { id: string; number: number } | null;
+}
+
+/** `POST /workspace/:id/files/move`: renames or moves a file; the target must not exist. */
+export interface MoveFileRequest {
+  from: string;
+  to: string;
+  verify?: boolean;
+}
+
+export interface MoveFileResponse extends Partial<Verdict> {
+  from: string;
+  to: string;
+  size: number;
+  version: { id: string; number: number } | null;
+}
+
+/** `GET /workspace/:id/logs?tail=N`: the dev server's recent output, oldest first. */
+export interface WorkspaceLogsResponse {
+  lines: string[];
 }
 
 /** The one JSON shape of every error the API returns. */

@@ -1,7 +1,12 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react';
-import { WorkspaceStatus, type FileTreeEntry, type WorkspaceSession } from '@builder/shared';
+import {
+  WorkspaceStatus,
+  type FileTreeEntry,
+  type WorkspaceSession,
+  type WriteFileResponse,
+} from '@builder/shared';
 import { errorMessage, isAbortError } from '@/lib/api/api-error';
 import { workspaceApi } from '@/lib/workspace/workspace.api';
 
@@ -14,8 +19,16 @@ type LoadState =
 type SaveState =
   { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'failed'; message: string };
 
+export interface FileEditorProps {
+  workspace: WorkspaceSession | null;
+  /** Changed when the workspace's files were replaced behind the editor (a restore): the open file is read again. */
+  filesRevision?: number;
+  /** Told after each save the API acknowledged. */
+  onSaved?: (saved: WriteFileResponse) => void;
+}
+
 /** A small editor: pick a file of the workspace, change it, save it through the files API. */
-export function FileEditor({ workspace }: { workspace: WorkspaceSession | null }) {
+export function FileEditor({ workspace, filesRevision = 0, onSaved }: FileEditorProps) {
   const sessionId = workspace?.status === WorkspaceStatus.Running ? workspace.id : null;
   const [files, setFiles] = useState<string[]>([]);
   const [treeState, setTreeState] = useState<LoadState>({ kind: 'idle' });
@@ -70,7 +83,7 @@ export function FileEditor({ workspace }: { workspace: WorkspaceSession | null }
         if (!isAbortError(error)) setFileState({ kind: 'failed', message: errorMessage(error) });
       });
     return () => abort.abort();
-  }, [sessionId, selected]);
+  }, [sessionId, selected, filesRevision]);
 
   // A save still running when the editor goes away must not set state afterwards.
   useEffect(() => () => saveAbortRef.current?.abort(), []);
@@ -83,15 +96,16 @@ export function FileEditor({ workspace }: { workspace: WorkspaceSession | null }
     const saving = content;
     setSaveState({ kind: 'saving' });
     try {
-      await workspaceApi().writeFile(sessionId, selected, saving, { signal: abort.signal });
+      const saved = await workspaceApi().writeFile(sessionId, selected, saving, { signal: abort.signal });
       setOriginal(saving);
       setSaveState({ kind: 'saved' });
+      onSaved?.(saved);
     } catch (error) {
       if (!isAbortError(error)) setSaveState({ kind: 'failed', message: errorMessage(error) });
     } finally {
       if (saveAbortRef.current === abort) saveAbortRef.current = null;
     }
-  }, [sessionId, selected, content]);
+  }, [sessionId, selected, content, onSaved]);
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>): void => {
     if ((event.metaKey || event.ctrlKey) && event.key === 's') {

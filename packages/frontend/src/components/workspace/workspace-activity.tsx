@@ -1,4 +1,5 @@
 import type { BuildErrorEvent, HMREvent } from '@builder/shared';
+import { formatTime } from '@/lib/format/format';
 
 const KIND_LABELS: Record<HMREvent['kind'], string> = {
   update: 'Hot update',
@@ -67,9 +68,4 @@ export function WorkspaceActivity({
       </section>
     </div>
   );
-}
-
-function formatTime(iso: string): string {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString();
 }

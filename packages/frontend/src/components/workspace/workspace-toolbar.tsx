@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { ConnectionStatus, WorkspaceSession } from '@builder/shared';
 import { ConnectionIndicator } from './connection-indicator';
 import { DEVICES, type Device } from './device';
@@ -12,12 +13,14 @@ export interface WorkspaceToolbarProps {
   onReload: () => void;
   onRestart: () => void;
   onSignOut: () => void;
+  /** The project's own controls (switcher, download), next to the title. */
+  projectControls?: ReactNode;
 }
 
-const BUTTON =
+export const TOOLBAR_BUTTON =
   'rounded-md border border-gray-300 bg-white px-2.5 py-1 text-xs font-medium text-gray-700 hover:bg-gray-50 disabled:opacity-50';
 
-/** Status of the session and socket, device simulation, and the Reload / Restart actions. */
+/** The project's controls, status of the session and socket, device simulation, Reload / Restart. */
 export function WorkspaceToolbar(props: WorkspaceToolbarProps) {
   const { workspace, connectionState, busy, device } = props;
   const canReload = workspace?.status === 'running' && workspace.previewUrl !== null;
@@ -25,6 +28,7 @@ export function WorkspaceToolbar(props: WorkspaceToolbarProps) {
   return (
     <header className="flex flex-wrap items-center gap-x-4 gap-y-2 border-b border-gray-200 bg-white px-4 py-2">
       <span className="text-sm font-semibold">Landing Builder</span>
+      {props.projectControls}
       <SessionStatus workspace={workspace} />
       <ConnectionIndicator state={connectionState} />
       {workspace?.previewUrl && (
@@ -63,7 +67,7 @@ export function WorkspaceToolbar(props: WorkspaceToolbarProps) {
           type="button"
           onClick={props.onReload}
           disabled={!canReload}
-          className={BUTTON}
+          className={TOOLBAR_BUTTON}
           data-testid="preview-reload"
         >
           Reload
@@ -72,12 +76,12 @@ export function WorkspaceToolbar(props: WorkspaceToolbarProps) {
           type="button"
           onClick={props.onRestart}
           disabled={busy}
-          className={BUTTON}
+          className={TOOLBAR_BUTTON}
           data-testid="workspace-restart"
         >
           Restart
         </button>
-        <button type="button" onClick={props.onSignOut} className={BUTTON} data-testid="sign-out">
+        <button type="button" onClick={props.onSignOut} className={TOOLBAR_BUTTON} data-testid="sign-out">
           Sign out
         </button>
       </div>

@@ -61,6 +61,11 @@ export function errorMessage(error: unknown): string {
   return typeof error === 'string' ? error : 'Unexpected error';
 }
 
+/** Any thrown value as an Error, for state that holds one. */
+export function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(errorMessage(error));
+}
+
 function toApiErrorResponse(body: unknown): ApiErrorResponse | null {
   if (typeof body !== 'object' || body === null) return null;
   const candidate = body as Record<string, unknown>;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from './api-error';
-import { defaultSleep, HttpClient, type HttpClientOptions } from './http-client';
+import { attachmentName, defaultSleep, HttpClient, type HttpClientOptions } from './http-client';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -266,6 +266,47 @@ describe('HttpClient', () => {
 
     expect((await failure(http.request('/x', { signal: abort.signal }))).kind).toBe('aborted');
     expect(seen).toHaveLength(1);
+  });
+
+  it('downloads a binary answer whole, with the file name the server gave it', async () => {
+    const bytes = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff]);
+    handlers = [
+      (_req, res) => {
+        res.writeHead(200, {
+          'Content-Type': 'application/zip',
+          'Content-Disposition': 'attachment; filename="spring-sale-v3.zip"',
+        });
+        res.end(bytes);
+      },
+    ];
+    const { http } = client();
+
+    const file = await http.download('/api/v1/projects/p1/export');
+
+    expect(file.filename).toBe('spring-sale-v3.zip');
+    expect(file.blob.type).toBe('application/zip');
+    expect(Buffer.from(await file.blob.arrayBuffer())).toEqual(bytes);
+    expect(seen[0]).toMatchObject({ method: 'GET', authorization: 'Bearer token-1' });
+  });
+
+  it('reads a failed download as the API error, retrying a 503 like any request', async () => {
+    handlers = [
+      json(503, errorBody(503, 'Service Unavailable', 'store down')),
+      json(404, errorBody(404, 'Not Found', 'Project p1 not found')),
+    ];
+    const { http, sleeps } = client();
+
+    const error = await failure(http.download('/api/v1/projects/p1/export'));
+
+    expect(error).toMatchObject({ kind: 'http', status: 404, message: 'Project p1 not found' });
+    expect(sleeps).toHaveLength(1);
+  });
+
+  it('reads the file name of an attachment header', () => {
+    expect(attachmentName('attachment; filename="a b.zip"')).toBe('a b.zip');
+    expect(attachmentName('attachment; filename=plain.tar.gz; size=3')).toBe('plain.tar.gz');
+    expect(attachmentName('attachment')).toBeNull();
+    expect(attachmentName(null)).toBeNull();
   });
 
   it('caps the backoff and spreads it with jitter', () => {

@@ -6,7 +6,7 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 /** Waits `ms`; rejects early when `signal` aborts. Injectable so tests need not wait. */
 export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface HttpClientOptions {
   /** API origin, e.g. `http://localhost:3000`. */
@@ -39,6 +39,13 @@ export interface RequestOptions extends CallOptions {
   keepalive?: boolean;
   /** Send the bearer token (default true). */
   auth?: boolean;
+}
+
+/** A file the API sent as an attachment. */
+export interface DownloadedFile {
+  blob: Blob;
+  /** From `Content-Disposition`, when the server named the file. */
+  filename: string | null;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -95,12 +102,35 @@ export class HttpClient {
   }
 
   async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    return this.withRetries(path, options, async (response) => {
+      const data = parseBody(await response.text());
+      if (!response.ok) throw httpError(response, data);
+      return data as T;
+    });
+  }
+
+  /** A binary answer (an archive), read whole; errors still come as the API's JSON shape. */
+  async download(path: string, options: RequestOptions = {}): Promise<DownloadedFile> {
+    return this.withRetries(path, options, async (response) => {
+      if (!response.ok) throw httpError(response, parseBody(await response.text()));
+      return {
+        blob: await response.blob(),
+        filename: attachmentName(response.headers.get('content-disposition')),
+      };
+    });
+  }
+
+  private async withRetries<T>(
+    path: string,
+    options: RequestOptions,
+    read: (response: Response) => Promise<T>,
+  ): Promise<T> {
     const method = options.method ?? 'GET';
     const retries = options.retries ?? this.retries;
     for (let attempt = 0; ; attempt++) {
       throwIfAborted(options.signal);
       try {
-        return await this.attempt<T>(path, method, options);
+        return await this.attempt(path, method, options, read);
       } catch (error) {
         if (!(error instanceof ApiError) || attempt >= retries || !isRetryable(error, method)) throw error;
         await this.pause(error.retryAfterMs ?? this.backoff(attempt), options.signal);
@@ -122,7 +152,12 @@ export class HttpClient {
     }
   }
 
-  private async attempt<T>(path: string, method: HttpMethod, options: RequestOptions): Promise<T> {
+  private async attempt<T>(
+    path: string,
+    method: HttpMethod,
+    options: RequestOptions,
+    read: (response: Response) => Promise<T>,
+  ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const controller = new AbortController();
     let timedOut = false;
@@ -155,17 +190,12 @@ export class HttpClient {
         throw failure(cause);
       }
 
-      let text: string;
       try {
-        text = await response.text();
+        return await read(response);
       } catch (cause) {
-        throw failure(cause);
+        // The body broke off (a network failure or the time limit), unless `read` judged the answer.
+        throw cause instanceof ApiError ? cause : failure(cause);
       }
-      const data = parseBody(text);
-      if (!response.ok) {
-        throw ApiError.fromResponse(response.status, response.statusText, data, retryAfterMs(response));
-      }
-      return data as T;
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onCallerAbort);
@@ -205,6 +235,16 @@ function parseBody(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** The file name of `Content-Disposition: attachment; filename="…"`, the form the API sends. */
+export function attachmentName(header: string | null): string | null {
+  const match = header ? /filename\s*=\s*(?:"([^"]*)"|([^;]+))/i.exec(header) : null;
+  return (match?.[1] ?? match?.[2])?.trim() || null;
+}
+
+function httpError(response: Response, body: unknown): ApiError {
+  return ApiError.fromResponse(response.status, response.statusText, body, retryAfterMs(response));
 }
 
 function retryAfterMs(response: Response): number | null {

@@ -1,6 +1,14 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ClientToServerEvents, ConnectionStatus, HMREvent, ServerToClientEvents } from '@builder/shared';
+import type {
+  BuildErrorEvent,
+  ClientToServerEvents,
+  ConnectionStatus,
+  HMREvent,
+  LogEvent,
+  ServerToClientEvents,
+  VerdictOkEvent,
+} from '@builder/shared';
 import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkspaceSocketService } from './websocket.service';
@@ -10,8 +18,12 @@ interface Subscribed {
   token: unknown;
 }
 
-/** A stand-in for the workspace gateway: token check, subscribe/unsubscribe with acks, rooms. */
-class FakeGateway {
+/**
+ * A stand-in for the workspace gateway (a real socket.io server, not the API's gateway): token
+ * check, subscribe/unsubscribe with acks, rooms. It lets these tests stop and restart the server
+ * at will; the contract with the real gateway is proven by the end-to-end test in Chromium.
+ */
+class StandInGateway {
   readonly subscribed: Subscribed[] = [];
   readonly unsubscribed: string[] = [];
   io!: Server<ClientToServerEvents, ServerToClientEvents>;
@@ -49,7 +61,7 @@ class FakeGateway {
   }
 }
 
-const gateways: FakeGateway[] = [];
+const gateways: StandInGateway[] = [];
 const services: WorkspaceSocketService[] = [];
 
 afterEach(async () => {
@@ -57,8 +69,8 @@ afterEach(async () => {
   for (const gateway of gateways.splice(0)) await gateway.stop().catch(() => undefined);
 });
 
-async function startGateway(port?: number): Promise<{ gateway: FakeGateway; port: number }> {
-  const gateway = new FakeGateway();
+async function startGateway(port?: number): Promise<{ gateway: StandInGateway; port: number }> {
+  const gateway = new StandInGateway();
   gateways.push(gateway);
   return { gateway, port: await gateway.start(port) };
 }
@@ -88,7 +100,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5_000):
   }
 }
 
-describe('WorkspaceSocketService', () => {
+describe('WorkspaceSocketService against a stand-in gateway (socket.io server; the real one is in the e2e)', () => {
   it('connects with the token and subscribes with an acknowledgement', async () => {
     const { gateway, port } = await startGateway();
     const { service: socket, states } = service(port);
@@ -103,7 +115,7 @@ describe('WorkspaceSocketService', () => {
     expect(gateway.subscribed).toEqual([{ sessionId: 's1', token: 'good' }]);
   });
 
-  it('forwards gateway events to typed listeners', async () => {
+  it("forwards the stand-in gateway's events to typed listeners", async () => {
     const { gateway, port } = await startGateway();
     const { service: socket } = service(port);
     const received: HMREvent[] = [];
@@ -121,6 +133,37 @@ describe('WorkspaceSocketService', () => {
 
     await until(() => received.length === 1, 'the hmr-update event');
     expect(received).toEqual([event]);
+  });
+
+  it('forwards compile verdicts (error, ok) and log lines', async () => {
+    const { gateway, port } = await startGateway();
+    const { service: socket } = service(port);
+    const received: Array<BuildErrorEvent | VerdictOkEvent | LogEvent> = [];
+    socket.on('error', (event) => received.push(event));
+    socket.on('ok', (event) => received.push(event));
+    socket.on('log', (event) => received.push(event));
+    socket.connect();
+    await socket.subscribe('s1');
+
+    const at = '2024-01-01T00:00:00Z';
+    const error: BuildErrorEvent = {
+      sessionId: 's1',
+      file: 'src/pages/index.astro',
+      line: 5,
+      column: 20,
+      message: 'Unexpected ";"',
+      paths: ['src/pages/index.astro'],
+      at,
+    };
+    const ok: VerdictOkEvent = { sessionId: 's1', paths: ['src/pages/index.astro'], checked: ['/'], at };
+    const log: LogEvent = { sessionId: 's1', stream: 'stdout', line: '[200] / 3ms', at };
+    const room = gateway.io.of('/workspace').to('s1');
+    room.emit('error', error);
+    room.emit('ok', ok);
+    room.emit('log', log);
+
+    await until(() => received.length === 3, 'the three events');
+    expect(received).toEqual([error, ok, log]);
   });
 
   it('reports a refused subscription', async () => {
@@ -175,7 +218,7 @@ describe('WorkspaceSocketService', () => {
     expect(gateway.subscribed.map((s) => s.sessionId)).toEqual(['early']);
   });
 
-  it('stops at disconnected when the gateway refuses the token', async () => {
+  it('stops at disconnected when the stand-in gateway refuses the token', async () => {
     const { port } = await startGateway();
     const { service: socket, states } = service(port, 'bad');
     const refusals: string[] = [];

@@ -9,6 +9,7 @@ import {
   type ServerToClientEvents,
   type StatusEvent,
   type SubscribeAck,
+  type VerdictOkEvent,
 } from '@builder/shared';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { apiBaseUrl } from '@/lib/api/api-config';
@@ -24,7 +25,10 @@ export interface WorkspaceSocketEvents {
   'build-status': (event: BuildStatusEvent) => void;
   'hmr-update': (event: HMREvent) => void;
   status: (event: StatusEvent) => void;
+  /** A build error; with `paths`, the verdict of a change through the files API. */
   error: (event: BuildErrorEvent) => void;
+  /** The verdict of a change that compiles: earlier errors of the session are cleared. */
+  ok: (event: VerdictOkEvent) => void;
   log: (event: LogEvent) => void;
   /** Answer to a (re-)subscription. */
   subscription: (sessionId: string, ack: SubscribeAck) => void;
@@ -200,6 +204,7 @@ export class WorkspaceSocketService {
     socket.on('hmr-update', (event) => this.emitter.emit('hmr-update', event));
     socket.on('status', (event) => this.emitter.emit('status', event));
     socket.on('error', (event) => this.emitter.emit('error', event));
+    socket.on('ok', (event) => this.emitter.emit('ok', event));
     socket.on('log', (event) => this.emitter.emit('log', event));
   }
 

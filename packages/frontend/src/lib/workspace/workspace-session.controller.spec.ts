@@ -1,6 +1,7 @@
 import type { ConnectionStatus, SubscribeAck, WorkspaceSession } from '@builder/shared';
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
 import { ApiError } from '@/lib/api/api-error';
+import { deferred } from '@/lib/testing/deferred';
 import { TypedEmitter } from './typed-emitter';
 import type { WorkspaceSocketEvents } from './websocket.service';
 import {
@@ -22,6 +23,7 @@ function session(id: string, patch: Partial<WorkspaceSession> = {}): WorkspaceSe
     errorMessage: null,
     buildStep: null,
     queuePosition: null,
+    projectId: null,
     ...patch,
   };
 }
@@ -42,16 +44,6 @@ class FakeSocket extends TypedEmitter<WorkspaceSocketEvents> {
     this.state = state;
     this.emit('connection-state', state);
   }
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 type Api = WorkspaceSessionControllerOptions['api'];
@@ -269,6 +261,63 @@ describe('WorkspaceSessionController', () => {
     expect(api.restartWorkspace).toHaveBeenCalledWith('s1');
     expect(api.deleteWorkspace).not.toHaveBeenCalled();
     expect(api.createWorkspace).toHaveBeenCalledTimes(1);
+  });
+
+  it('previews the project it is given and opens it only once', async () => {
+    const { api, controller } = setup({
+      createWorkspace: vi.fn<Api['createWorkspace']>(async (request) =>
+        session('s1', { projectId: request?.projectId ?? null }),
+      ),
+    });
+
+    const first = controller.openProject('p1');
+    const again = controller.openProject('p1');
+    await Promise.all([first, again]);
+    await controller.openProject('p1');
+
+    expect(api.createWorkspace).toHaveBeenCalledTimes(1);
+    expect(api.createWorkspace).toHaveBeenCalledWith({ templateName: undefined, projectId: 'p1' });
+    expect(controller.getSnapshot().workspace).toMatchObject({ id: 's1', projectId: 'p1' });
+  });
+
+  it('switching project ends the current session before starting one for the other project', async () => {
+    const order: string[] = [];
+    let created = 0;
+    const { api, socket, controller } = setup({
+      createWorkspace: vi.fn<Api['createWorkspace']>(async (request) => {
+        order.push(`create ${request?.projectId}`);
+        return session(`s${++created}`, { projectId: request?.projectId ?? null });
+      }),
+      deleteWorkspace: vi.fn<Api['deleteWorkspace']>(async (id) => {
+        order.push(`delete ${id}`);
+      }),
+    });
+    await controller.openProject('p1');
+
+    await controller.openProject('p2');
+
+    expect(order).toEqual(['create p1', 'delete s1', 'create p2']);
+    expect(socket.unsubscribed).toEqual(['s1']);
+    expect(controller.getSnapshot().workspace).toMatchObject({ id: 's2', projectId: 'p2' });
+    expect(controller.project).toBe('p2');
+    expect(api.deleteWorkspace).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps the project a create without one made, so a retry previews the same project', async () => {
+    const { api, controller } = setup({
+      createWorkspace: vi.fn<Api['createWorkspace']>(async (request) =>
+        session('s1', { projectId: request?.projectId ?? 'made-by-api' }),
+      ),
+    });
+    await controller.createWorkspace();
+
+    await controller.createWorkspace();
+
+    expect(api.createWorkspace.mock.calls.map(([request]) => request?.projectId)).toEqual([
+      undefined,
+      'made-by-api',
+    ]);
+    expect(controller.project).toBe('made-by-api');
   });
 
   it('forgets a workspace the status poll no longer finds', async () => {

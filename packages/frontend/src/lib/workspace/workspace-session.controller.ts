@@ -8,7 +8,8 @@ import {
   type SubscribeAck,
   type WorkspaceSession,
 } from '@builder/shared';
-import { ApiError, errorMessage, isAbortError } from '@/lib/api/api-error';
+import { ApiError, errorMessage, isAbortError, toError } from '@/lib/api/api-error';
+import { SnapshotStore } from '@/lib/lifecycle/snapshot-store';
 import type { WorkspaceApi } from './workspace.api';
 import type { WorkspaceSocketEvents } from './websocket.service';
 
@@ -65,13 +66,14 @@ export const EMPTY_WORKSPACE_SNAPSHOT: WorkspaceSnapshot = {
  * dropped, and a workspace created for one is deleted at once, so no session is ever leaked.
  */
 export class WorkspaceSessionController {
-  private snapshot: WorkspaceSnapshot;
-  private readonly listeners = new Set<() => void>();
+  private readonly store: SnapshotStore<WorkspaceSnapshot>;
   private readonly socketListeners: Array<() => void> = [];
   private generation = 0;
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private pollAbort: AbortController | null = null;
   private disposed = false;
+  /** The project every create previews; null until one is chosen (a create then makes a new one). */
+  private projectId: string | null = null;
   private readonly pollIntervalMs: number;
   private readonly connectedPollIntervalMs: number;
   private readonly maxEvents: number;
@@ -80,19 +82,33 @@ export class WorkspaceSessionController {
     this.pollIntervalMs = options.pollIntervalMs ?? 2_000;
     this.connectedPollIntervalMs = options.connectedPollIntervalMs ?? 5_000;
     this.maxEvents = options.maxEvents ?? 10;
-    this.snapshot = { ...EMPTY_WORKSPACE_SNAPSHOT, connectionState: options.socket.state };
+    this.store = new SnapshotStore({ ...EMPTY_WORKSPACE_SNAPSHOT, connectionState: options.socket.state });
     this.wireSocket(options.socket);
   }
 
-  getSnapshot = (): WorkspaceSnapshot => this.snapshot;
+  getSnapshot = (): WorkspaceSnapshot => this.store.get();
 
   /** Listens to snapshot changes; returns the function that stops listening. */
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+  subscribe = (listener: () => void): (() => void) => this.store.subscribe(listener);
 
-  /** Creates a workspace, deleting the current one first. */
+  /** The project the workspace previews (or will, once created). */
+  get project(): string | null {
+    return this.projectId;
+  }
+
+  /**
+   * Previews `projectId`: ends the current session and starts one for the project. Opening the
+   * project already shown (or starting) does nothing, so a re-run effect cannot start a second one.
+   */
+  async openProject(projectId: string): Promise<WorkspaceSession | null> {
+    if (this.disposed) return null;
+    const { workspace, isLoading } = this.snapshot;
+    if (projectId === this.projectId && (workspace !== null || isLoading)) return workspace;
+    this.projectId = projectId;
+    return this.createWorkspace();
+  }
+
+  /** Creates a workspace for the current project, deleting the current one first. */
   async createWorkspace(): Promise<WorkspaceSession | null> {
     if (this.disposed) return null;
     const generation = ++this.generation;
@@ -107,7 +123,10 @@ export class WorkspaceSessionController {
     if (this.isStale(generation)) return null;
 
     try {
-      const session = await this.options.api.createWorkspace({ templateName: this.options.templateName });
+      const session = await this.options.api.createWorkspace({
+        templateName: this.options.templateName,
+        projectId: this.projectId ?? undefined,
+      });
       if (this.isStale(generation)) {
         // The page left or another create superseded this one while the server was working.
         await this.release(session.id);
@@ -159,12 +178,14 @@ export class WorkspaceSessionController {
   dispose(options: { keepalive?: boolean } = {}): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.listeners.clear();
+    this.store.close();
     for (const stop of this.socketListeners.splice(0)) stop();
     void this.deleteWorkspace(options);
   }
 
   private adopt(session: WorkspaceSession): void {
+    // A create without a project made one: later creates (retry, restart) preview the same.
+    this.projectId = session.projectId ?? this.projectId;
     const previousId = this.snapshot.workspace?.id;
     if (previousId && previousId !== session.id) void this.options.socket.unsubscribe(previousId);
     if (previousId !== session.id) void this.options.socket.subscribe(session.id);
@@ -313,17 +334,15 @@ export class WorkspaceSessionController {
     return this.disposed || generation !== this.generation;
   }
 
+  private get snapshot(): WorkspaceSnapshot {
+    return this.store.get();
+  }
+
   private update(patch: Partial<WorkspaceSnapshot>): void {
-    if (this.disposed) return;
-    this.snapshot = { ...this.snapshot, ...patch };
-    for (const listener of [...this.listeners]) listener();
+    this.store.update(patch);
   }
 }
 
 function sessionError(session: WorkspaceSession): Error {
   return new Error(session.errorMessage ?? 'The workspace failed to start');
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(errorMessage(error));
 }

@@ -1,34 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { HttpClient, type FetchLike } from '@/lib/api/http-client';
+import { recordingHttp, type RecordedCall } from '@/lib/testing/recording-http';
 import { createWorkspaceApi, encodePath } from './workspace.api';
 
-interface Call {
-  url: string;
-  method: string | undefined;
-  body: unknown;
-  keepalive: boolean | undefined;
-  authorization: string | undefined;
-}
-
-function recordingApi(respond: (call: Call) => Response = () => Response.json({})) {
-  const calls: Call[] = [];
-  const fetch: FetchLike = async (url, init) => {
-    const call: Call = {
-      url,
-      method: init.method,
-      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
-      keepalive: init.keepalive,
-      authorization: (init.headers as Record<string, string>).Authorization,
-    };
-    calls.push(call);
-    return respond(call);
-  };
-  const http = new HttpClient({
-    baseUrl: 'http://api.test/',
-    getToken: () => 'jwt',
-    fetch,
-    sleep: async () => {},
-  });
+function recordingApi(respond?: (call: RecordedCall) => Response) {
+  const { http, calls } = recordingHttp(respond);
   return { api: createWorkspaceApi(http), calls };
 }
 
@@ -43,6 +18,17 @@ describe('workspace API', () => {
     await api.readFile('s1', 'src/pages/index.astro');
     await api.writeFile('s1', '/src/my page.astro', 'hello');
     await api.restartWorkspace('s1');
+    await api.writeFile('s1', 'src/pages/index.astro', 'checked', { verify: true });
+    await api.applyEdits('s1', {
+      writes: [{ path: 'src/a.astro', content: 'a' }],
+      deletes: ['src/b.astro'],
+      verify: true,
+    });
+    await api.deleteFile('s1', 'src/old file.astro');
+    await api.deleteFile('s1', 'src/c.astro', { verify: true });
+    await api.moveFile('s1', { from: 'src/a.astro', to: 'src/b.astro' });
+    await api.getLogs('s1');
+    await api.getLogs('s1', 20);
 
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
       'POST http://api.test/api/v1/workspace/create',
@@ -52,9 +38,24 @@ describe('workspace API', () => {
       'GET http://api.test/api/v1/workspace/s1/files/src/pages/index.astro',
       'PUT http://api.test/api/v1/workspace/s1/files/src/my%20page.astro',
       'POST http://api.test/api/v1/workspace/s1/restart',
+      'PUT http://api.test/api/v1/workspace/s1/files/src/pages/index.astro?verify=true',
+      'POST http://api.test/api/v1/workspace/s1/edits',
+      'DELETE http://api.test/api/v1/workspace/s1/files/src/old%20file.astro',
+      'DELETE http://api.test/api/v1/workspace/s1/files/src/c.astro?verify=true',
+      'POST http://api.test/api/v1/workspace/s1/files/move',
+      'GET http://api.test/api/v1/workspace/s1/logs',
+      'GET http://api.test/api/v1/workspace/s1/logs?tail=20',
     ]);
     expect(calls[0]?.body).toEqual({ templateName: 'baseline-landing' });
     expect(calls[5]?.body).toEqual({ content: 'hello' });
+    expect(calls[7]?.body).toEqual({ content: 'checked' });
+    expect(calls[8]?.body).toEqual({
+      writes: [{ path: 'src/a.astro', content: 'a' }],
+      deletes: ['src/b.astro'],
+      verify: true,
+    });
+    expect(calls[9]?.body).toBeUndefined();
+    expect(calls[11]?.body).toEqual({ from: 'src/a.astro', to: 'src/b.astro' });
     expect(calls.every((c) => c.authorization === 'Bearer jwt')).toBe(true);
   });
 

@@ -1,8 +1,15 @@
 import {
   API_PREFIX,
   type CreateWorkspaceRequest,
+  type DeleteFileResponse,
+  type EditBatchRequest,
+  type EditBatchResponse,
   type FileContentResponse,
   type FileTreeResponse,
+  type MoveFileRequest,
+  type MoveFileResponse,
+  type Verdict,
+  type WorkspaceLogsResponse,
   type WorkspaceSession,
   type WriteFileResponse,
 } from '@builder/shared';
@@ -15,6 +22,14 @@ export type { CallOptions } from '@/lib/api/http-client';
 export interface DeleteWorkspaceOptions extends CallOptions {
   /** Let the request finish after the page is gone (tab closing). */
   keepalive?: boolean;
+}
+
+export interface ChangeOptions extends CallOptions {
+  /**
+   * Answer only after the dev server compiled what the change affects, with its verdict (`ok`,
+   * `errors`). Without it the verdict arrives on the socket (`ok` or `error` events).
+   */
+  verify?: boolean;
 }
 
 /** The workspace routes of the API. */
@@ -31,8 +46,15 @@ export interface WorkspaceApi {
     sessionId: string,
     path: string,
     content: string,
-    options?: CallOptions,
-  ): Promise<WriteFileResponse>;
+    options?: ChangeOptions,
+  ): Promise<WriteFileResponse & Partial<Verdict>>;
+  /** Several writes and deletes as one change: one version, one reload; all or none. */
+  applyEdits(sessionId: string, edit: EditBatchRequest, options?: CallOptions): Promise<EditBatchResponse>;
+  deleteFile(sessionId: string, path: string, options?: ChangeOptions): Promise<DeleteFileResponse>;
+  /** Renames or moves a file; the target must not exist (409). */
+  moveFile(sessionId: string, move: MoveFileRequest, options?: CallOptions): Promise<MoveFileResponse>;
+  /** The dev server's last `tail` output lines (default 100), oldest first. */
+  getLogs(sessionId: string, tail?: number, options?: CallOptions): Promise<WorkspaceLogsResponse>;
 }
 
 // Creation may wait on an image pull or a start slot before the server answers.
@@ -61,12 +83,23 @@ export function createWorkspaceApi(http: HttpClient): WorkspaceApi {
       http.request(`${session(id)}/restart`, { timeoutMs: CREATE_TIMEOUT_MS, ...options, method: 'POST' }),
     getFileTree: (id, options) => http.request(`${session(id)}/files`, options),
     readFile: (id, path, options) => http.request(`${session(id)}/files/${encodePath(path)}`, options),
-    writeFile: (id, path, content, options) =>
-      http.request(`${session(id)}/files/${encodePath(path)}`, {
+    writeFile: (id, path, content, { verify, ...options } = {}) =>
+      http.request(`${session(id)}/files/${encodePath(path)}${verify ? '?verify=true' : ''}`, {
         ...options,
         method: 'PUT',
         body: { content },
       }),
+    applyEdits: (id, edit, options) =>
+      http.request(`${session(id)}/edits`, { ...options, method: 'POST', body: edit }),
+    deleteFile: (id, path, { verify, ...options } = {}) =>
+      http.request(`${session(id)}/files/${encodePath(path)}${verify ? '?verify=true' : ''}`, {
+        ...options,
+        method: 'DELETE',
+      }),
+    moveFile: (id, move, options) =>
+      http.request(`${session(id)}/files/move`, { ...options, method: 'POST', body: move }),
+    getLogs: (id, tail, options) =>
+      http.request(`${session(id)}/logs${tail === undefined ? '' : `?tail=${tail}`}`, options),
   };
 }
 
@@ -117,5 +150,30 @@ export const writeFile = (
   sessionId: string,
   path: string,
   content: string,
+  options?: ChangeOptions,
+): Promise<WriteFileResponse & Partial<Verdict>> =>
+  workspaceApi().writeFile(sessionId, path, content, options);
+
+export const applyEdits = (
+  sessionId: string,
+  edit: EditBatchRequest,
   options?: CallOptions,
-): Promise<WriteFileResponse> => workspaceApi().writeFile(sessionId, path, content, options);
+): Promise<EditBatchResponse> => workspaceApi().applyEdits(sessionId, edit, options);
+
+export const deleteFile = (
+  sessionId: string,
+  path: string,
+  options?: ChangeOptions,
+): Promise<DeleteFileResponse> => workspaceApi().deleteFile(sessionId, path, options);
+
+export const moveFile = (
+  sessionId: string,
+  move: MoveFileRequest,
+  options?: CallOptions,
+): Promise<MoveFileResponse> => workspaceApi().moveFile(sessionId, move, options);
+
+export const getLogs = (
+  sessionId: string,
+  tail?: number,
+  options?: CallOptions,
+): Promise<WorkspaceLogsResponse> => workspaceApi().getLogs(sessionId, tail, options);

@@ -1,5 +1,12 @@
 import { InitialSchema1733000000000 } from './1733000000000-initial-schema';
 import { WarmPoolUser1733100000000 } from './1733100000000-warm-pool-user';
+import { RestartBudget1733200000000 } from './1733200000000-restart-budget';
+import { Projects1733300000000 } from './1733300000000-projects';
 
 /** Every migration, in order. Listed as classes so they load the same from src/ and dist/. */
-export const MIGRATIONS = [InitialSchema1733000000000, WarmPoolUser1733100000000];
+export const MIGRATIONS = [
+  InitialSchema1733000000000,
+  WarmPoolUser1733100000000,
+  RestartBudget1733200000000,
+  Projects1733300000000,
+];

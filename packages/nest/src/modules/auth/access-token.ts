@@ -26,7 +26,10 @@ export function extractBearerToken(header: string | string[] | undefined): strin
  * Verifies an access token (signature, expiry, claims). Shared by the HTTP guard and the socket
  * gateway's handshake. Throws {@link InvalidTokenError}.
  */
-export async function verifyAccessToken(jwt: JwtService, token: string | null | undefined): Promise<AuthenticatedUser> {
+export async function verifyAccessToken(
+  jwt: JwtService,
+  token: string | null | undefined,
+): Promise<AuthenticatedUser> {
   if (!token) throw new InvalidTokenError();
   let payload: Partial<AccessTokenPayload>;
   try {

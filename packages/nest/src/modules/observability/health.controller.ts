@@ -19,7 +19,10 @@ async function check(run: () => Promise<unknown>): Promise<Check> {
     await Promise.race([
       run(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return { ok: true };
@@ -56,7 +59,10 @@ export class HealthController {
     ]);
     const ok = database.ok && runtime.ok;
     res.status(ok ? 200 : 503);
-    return { status: ok ? 'ready' : 'not ready', checks: { database, runtime: { ...runtime, kind: this.runtime.kind } } };
+    return {
+      status: ok ? 'ready' : 'not ready',
+      checks: { database, runtime: { ...runtime, kind: this.runtime.kind } },
+    };
   }
 
   @Get('metrics')

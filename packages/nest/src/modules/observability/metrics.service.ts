@@ -19,7 +19,10 @@ export class MetricsService implements OnModuleDestroy {
   readonly registry = new Registry();
   private readonly startedAt = new Map<string, number>();
   private readonly unsubscribe: Array<() => void> = [];
-  private statsCache: { at: number; rows: Array<{ id: string; cpu: number; memory: number }> } = { at: 0, rows: [] };
+  private statsCache: { at: number; rows: Array<{ id: string; cpu: number; memory: number }> } = {
+    at: 0,
+    rows: [],
+  };
 
   readonly createDuration = new Histogram({
     name: 'builder_workspace_create_duration_seconds',
@@ -98,7 +101,8 @@ export class MetricsService implements OnModuleDestroy {
         } else if (event.step === 'ready' || event.step === 'error') {
           const start = this.startedAt.get(event.sessionId);
           this.startedAt.delete(event.sessionId);
-          if (event.step === 'ready' && start !== undefined) this.createDuration.observe((Date.parse(event.at) - start) / 1000);
+          if (event.step === 'ready' && start !== undefined)
+            this.createDuration.observe((Date.parse(event.at) - start) / 1000);
         }
       }),
     );

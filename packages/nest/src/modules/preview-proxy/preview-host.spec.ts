@@ -14,7 +14,9 @@ describe('preview hosts', () => {
       sessionId: id,
       token,
     });
-    expect(previewOrigin(id, token, 'preview.localhost', 3000)).toBe(`http://${label}.preview.localhost:3000`);
+    expect(previewOrigin(id, token, 'preview.localhost', 3000)).toBe(
+      `http://${label}.preview.localhost:3000`,
+    );
   });
 
   it('tells API traffic, malformed labels and upper-case hosts apart', () => {
@@ -23,7 +25,9 @@ describe('preview hosts', () => {
     expect(parsePreviewHost('evil.preview.localhost', 'preview.localhost')).toEqual({ kind: 'malformed' });
     expect(parsePreviewHost(`${id}.preview.localhost`, 'preview.localhost')).toEqual({ kind: 'malformed' });
     const token = newPreviewToken();
-    expect(parsePreviewHost(`${previewLabel(id, token).toUpperCase()}.PREVIEW.localhost`, 'preview.localhost')).toEqual({
+    expect(
+      parsePreviewHost(`${previewLabel(id, token).toUpperCase()}.PREVIEW.localhost`, 'preview.localhost'),
+    ).toEqual({
       kind: 'preview',
       sessionId: id,
       token,

@@ -22,9 +22,7 @@ export function previewOrigin(sessionId: string, token: string, domain: string, 
 }
 
 export type ParsedPreviewHost =
-  | { kind: 'not-preview' }
-  | { kind: 'malformed' }
-  | { kind: 'preview'; sessionId: string; token: string };
+  { kind: 'not-preview' } | { kind: 'malformed' } | { kind: 'preview'; sessionId: string; token: string };
 
 /**
  * Classifies a Host header: not under the preview domain (the API's own traffic), a preview host

@@ -1,6 +1,12 @@
 import { Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { WorkspaceStatus } from '@builder/shared';
 import httpProxy from 'http-proxy';
@@ -9,6 +15,7 @@ import { DEV_SERVER_HOST_HEADER } from '../../shared/runtime/dev-server.constant
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceSessionRepository } from '../workspace/workspace-session.repository';
 import { WorkspaceEventsService } from '../workspace/workspace-events.service';
+import { frameAncestorsPolicy, restrictPreviewHeaders } from './preview-headers';
 import { parsePreviewHost, tokensEqual } from './preview-host';
 
 /**
@@ -28,14 +35,15 @@ const UPSTREAM_IDLE_MS = 4_000;
 const NO_SUCH_PREVIEW = { ok: false, status: 404, message: 'no such preview' } as const;
 
 type Resolution =
-  | { ok: true; sessionId: string; target: string }
-  | { ok: false; status: 404 | 410 | 503; message: string };
+  { ok: true; sessionId: string; target: string } | { ok: false; status: 404 | 410 | 503; message: string };
 
 /**
  * Routes `http://<sessionId>-<token>.<previewDomain>:<apiPort>/` to the session's dev server,
  * websockets included, so the iframe, its assets and its HMR socket authenticate by the capability
- * in the host name alone (no third-party cookies). It sits in front of the API's own request
- * handler on the same HTTP server; traffic for other hosts passes through untouched.
+ * in the host name alone (no third-party cookies). Every response it serves may be framed only by
+ * the web app's origins (CSP frame-ancestors), and only those origins get the dev server's CORS
+ * answers. It sits in front of the API's own request handler on the same HTTP server; traffic for
+ * other hosts passes through untouched.
  */
 @Injectable()
 export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -45,15 +53,28 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
    * request and asks the dev server to close it: measured here, +3.1 ms per proxied request
    * (1.4 ms direct, 4.5 ms proxied for a CSS module), paid by every HMR update.
    */
-  private readonly upstream = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, maxFreeSockets: 4, scheduling: 'lifo' });
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: true, changeOrigin: false, agent: this.upstream });
+  private readonly upstream = new Agent({
+    keepAlive: true,
+    timeout: UPSTREAM_IDLE_MS,
+    maxFreeSockets: 4,
+    scheduling: 'lifo',
+  });
+  private readonly proxy = httpProxy.createProxyServer({
+    xfwd: false,
+    ws: true,
+    changeOrigin: false,
+    agent: this.upstream,
+  });
   private readonly cache = new Map<string, { resolution: Resolution; token: string | null; until: number }>();
   /** The session each proxied request or upgrade is for, so a failure forgets its cached address. */
   private readonly proxiedFor = new WeakMap<IncomingMessage, string>();
   private server: Server | null = null;
   private readonly unsubscribe: () => void;
+  /** CSP of every preview response (WEB_ORIGIN). */
+  private readonly framePolicy: string;
   private apiListeners: Array<(req: IncomingMessage, res: ServerResponse) => void> = [];
-  private readonly onRequest = (req: IncomingMessage, res: ServerResponse) => void this.handleRequest(req, res);
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse) =>
+    void this.handleRequest(req, res);
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
     void this.handleUpgrade(req, socket, head);
 
@@ -69,12 +90,23 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     // `Connection` is hop-by-hop: a client closing its own connection to us says nothing about ours
     // to the dev server, which stays open for the next request (upgrades are not touched here).
     this.proxy.on('proxyReq', (proxyReq) => proxyReq.removeHeader('connection'));
+    this.framePolicy = frameAncestorsPolicy(config.webOrigins);
+    // Emitted before http-proxy copies the headers into our response, so edits here are what is sent.
+    this.proxy.on('proxyRes', (proxyRes, req) =>
+      restrictPreviewHeaders(proxyRes.headers, req.headers.origin, this.config.webOrigins, this.framePolicy),
+    );
     this.proxy.on('error', (error, req, target) => {
       const sessionId = this.proxiedFor.get(req);
       if (sessionId) this.invalidate(sessionId);
       if (target && 'writeHead' in target) {
         const res = target as ServerResponse;
-        if (!res.headersSent) sendError(res, 502, `the workspace's dev server does not answer: ${error.message}`);
+        if (!res.headersSent)
+          sendError(
+            res,
+            502,
+            `the workspace's dev server does not answer: ${error.message}`,
+            this.framePolicy,
+          );
         else res.end();
       } else if (target && 'destroy' in target) {
         (target as Duplex).destroy();
@@ -116,7 +148,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
       return;
     }
     const resolution = await this.resolve(parsed);
-    if (!resolution.ok) return sendError(res, resolution.status, resolution.message);
+    if (!resolution.ok) return sendError(res, resolution.status, resolution.message, this.framePolicy);
     // Preview traffic is activity: a preview in use never goes idle.
     this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
@@ -158,19 +190,30 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     if (!row) return { resolution: NO_SUCH_PREVIEW, token: null };
     const token = row.previewToken;
     if (row.status === WorkspaceStatus.Creating) {
-      return { token, resolution: { ok: false, status: 503, message: 'the workspace is still starting; retry shortly' } };
+      return {
+        token,
+        resolution: { ok: false, status: 503, message: 'the workspace is still starting; retry shortly' },
+      };
     }
     if (row.status !== WorkspaceStatus.Running || !row.containerId) {
-      return { token, resolution: { ok: false, status: 410, message: 'this preview has ended with its session' } };
+      return {
+        token,
+        resolution: { ok: false, status: 410, message: 'this preview has ended with its session' },
+      };
     }
     try {
       const address = await this.runtime.address(row.containerId);
-      return { token, resolution: { ok: true, sessionId: row.id, target: `http://${address.host}:${address.port}` } };
+      return {
+        token,
+        resolution: { ok: true, sessionId: row.id, target: `http://${address.host}:${address.port}` },
+      };
     } catch {
-      return { token, resolution: { ok: false, status: 503, message: 'the workspace is not reachable right now' } };
+      return {
+        token,
+        resolution: { ok: false, status: 503, message: 'the workspace is not reachable right now' },
+      };
     }
   }
-
 }
 
 function sameOrigin(origin: string, hostHeader: string | undefined): boolean {
@@ -181,13 +224,27 @@ function sameOrigin(origin: string, hostHeader: string | undefined): boolean {
   }
 }
 
-function sendError(res: ServerResponse, status: number, message: string): void {
-  const error = { 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 502: 'Bad Gateway', 503: 'Service Unavailable' }[
-    status
-  ];
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+function sendError(res: ServerResponse, status: number, message: string, framePolicy: string): void {
+  const error = {
+    403: 'Forbidden',
+    404: 'Not Found',
+    410: 'Gone',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+  }[status];
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': framePolicy,
+  });
   res.end(
-    JSON.stringify({ statusCode: status, error: error ?? 'Error', message, path: '/', timestamp: new Date().toISOString() }),
+    JSON.stringify({
+      statusCode: status,
+      error: error ?? 'Error',
+      message,
+      path: '/',
+      timestamp: new Date().toISOString(),
+    }),
   );
 }
 

@@ -33,7 +33,8 @@ export class StartQueue {
     /** Told the new positions of the jobs still waiting whenever they change. */
     public onPositionsChanged: (positions: Map<string, number>) => void = () => undefined,
   ) {
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('concurrency must be a positive integer');
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new Error('concurrency must be a positive integer');
   }
 
   /**

@@ -1,15 +1,24 @@
 import { EventEmitter } from 'node:events';
 import { Injectable } from '@nestjs/common';
-import type { BuildErrorEvent, BuildStatusEvent, HMREvent, LogEvent, StatusEvent } from '@builder/shared';
+import type {
+  BuildErrorEvent,
+  BuildStatusEvent,
+  HMREvent,
+  LogEvent,
+  StatusEvent,
+  VerdictOkEvent,
+} from '@builder/shared';
 
 /**
  * Events of workspaces, by name, as the gateway relays them to sockets (the payloads of
- * `ServerToClientEvents`): lifecycle from the workspace service, HMR and logs from the dev server.
+ * `ServerToClientEvents`): lifecycle from the workspace service, HMR and logs from the dev server,
+ * compile verdicts from the verdict service.
  */
 export interface WorkspaceEventMap {
   'build-status': BuildStatusEvent;
   status: StatusEvent;
   error: BuildErrorEvent;
+  ok: VerdictOkEvent;
   'hmr-update': HMREvent;
   log: LogEvent;
 }
@@ -17,8 +26,9 @@ export interface WorkspaceEventMap {
 export type WorkspaceEventName = keyof WorkspaceEventMap;
 
 /**
- * Typed in-process event bus of workspace events. Publishers: the workspace service (lifecycle)
- * and the HMR relay (dev server); the socket gateway subscribes and relays to the session's room.
+ * Typed in-process event bus of workspace events. Publishers: the workspace service (lifecycle),
+ * the HMR relay and the log follower (dev server), the verdict service (compile verdicts); the
+ * socket gateway subscribes and relays to the session's room.
  */
 @Injectable()
 export class WorkspaceEventsService {
@@ -46,7 +56,7 @@ export class WorkspaceEventsService {
     sessionId: string,
     listener: <K extends WorkspaceEventName>(name: K, event: WorkspaceEventMap[K]) => void,
   ): () => void {
-    const names: WorkspaceEventName[] = ['build-status', 'status', 'error', 'hmr-update', 'log'];
+    const names: WorkspaceEventName[] = ['build-status', 'status', 'error', 'ok', 'hmr-update', 'log'];
     const offs = names.map((name) =>
       this.on(name, (event: WorkspaceEventMap[typeof name]) => {
         if (event.sessionId === sessionId) listener(name, event);

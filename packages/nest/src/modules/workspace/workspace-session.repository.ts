@@ -10,7 +10,14 @@ import { WorkspaceSessionEntity } from './entities/session.entity';
 export type SessionPatch = Partial<
   Pick<
     WorkspaceSessionEntity,
-    'containerId' | 'previewUrl' | 'port' | 'desiredStatus' | 'buildStep' | 'errorMessage' | 'lastActivityAt'
+    | 'containerId'
+    | 'previewUrl'
+    | 'port'
+    | 'desiredStatus'
+    | 'buildStep'
+    | 'errorMessage'
+    | 'lastActivityAt'
+    | 'layoutVersionId'
   >
 >;
 
@@ -33,7 +40,12 @@ export class WorkspaceSessionRepository {
    * Moves a session from one of `from` to `to`, setting `patch` with it. Answers whether this call
    * won (false: the session was not in any of `from`, someone else moved it first).
    */
-  async transition(id: string, from: readonly WorkspaceStatus[], to: WorkspaceStatus, patch: SessionPatch = {}): Promise<boolean> {
+  async transition(
+    id: string,
+    from: readonly WorkspaceStatus[],
+    to: WorkspaceStatus,
+    patch: SessionPatch = {},
+  ): Promise<boolean> {
     const result = await this.repo
       .createQueryBuilder()
       .update()
@@ -54,6 +66,21 @@ export class WorkspaceSessionRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /**
+   * Takes one restart from a running session's budget of `budget` restarts. The count lives in the
+   * row, so a restarted backend or a second one sees the restarts already given. Answers false when
+   * the budget is spent (or the session is no longer running).
+   */
+  async takeRestart(id: string, budget: number): Promise<boolean> {
+    const [rows]: [unknown[], number] = await this.repo.query(
+      `UPDATE workspace_sessions SET restart_count = restart_count + 1, updated_at = now()
+        WHERE id = $1 AND status = 'running' AND restart_count < $2
+      RETURNING id`,
+      [id, budget],
+    );
+    return rows.length > 0;
+  }
+
   /** The session if it belongs to `userId`, else {@link SessionNotFoundError} (same answer for both). */
   async findOwned(userId: string, id: string): Promise<WorkspaceSessionEntity> {
     const session = await this.repo.findOne({ where: { id, userId } });
@@ -65,7 +92,9 @@ export class WorkspaceSessionRepository {
    * What the preview proxy needs of a session: its status, workspace and preview token (a column
    * never selected otherwise). Null when there is no such session.
    */
-  findPreviewTarget(id: string): Promise<Pick<WorkspaceSessionEntity, 'id' | 'status' | 'containerId' | 'previewToken'> | null> {
+  findPreviewTarget(
+    id: string,
+  ): Promise<Pick<WorkspaceSessionEntity, 'id' | 'status' | 'containerId' | 'previewToken'> | null> {
     return this.repo
       .createQueryBuilder('s')
       .select(['s.id', 's.status', 's.containerId'])
@@ -81,7 +110,8 @@ export class WorkspaceSessionRepository {
    */
   recordActivity(id: string): void {
     const now = Date.now();
-    if ((this.lastActivityWrite.get(id) ?? -Infinity) + this.config.sessions.activityWriteIntervalMs > now) return;
+    if ((this.lastActivityWrite.get(id) ?? -Infinity) + this.config.sessions.activityWriteIntervalMs > now)
+      return;
     if (this.lastActivityWrite.size >= 10_000) this.lastActivityWrite.clear();
     this.lastActivityWrite.set(id, now);
     this.repo
@@ -111,7 +141,10 @@ export class WorkspaceSessionRepository {
   }
 
   /** Inserts a new session row inside the caller's transaction and answers it as stored. */
-  async insert(manager: EntityManager, values: Partial<WorkspaceSessionEntity>): Promise<WorkspaceSessionEntity> {
+  async insert(
+    manager: EntityManager,
+    values: Partial<WorkspaceSessionEntity>,
+  ): Promise<WorkspaceSessionEntity> {
     const repo = manager.getRepository(WorkspaceSessionEntity);
     const result = await repo.createQueryBuilder().insert().values(values).returning('id').execute();
     const id = (result.raw as Array<{ id: string }>)[0].id;
@@ -130,13 +163,19 @@ export class WorkspaceSessionRepository {
     manager: EntityManager,
     poolUserId: string,
     templateName: string,
-    assign: { userId: string; previewToken: string; expiresAt: Date; resourceAllocation: ResourceAllocation },
+    assign: {
+      userId: string;
+      projectId: string;
+      previewToken: string;
+      expiresAt: Date;
+      resourceAllocation: ResourceAllocation;
+    },
   ): Promise<{ id: string; port: number | null } | null> {
     const [rows]: [Array<{ id: string; port: number | null }>, number] = await manager.query(
       `UPDATE workspace_sessions
-          SET user_id = $1, preview_token = $2, expires_at = $3, resource_allocation = $4::jsonb,
+          SET user_id = $1, preview_token = $2, expires_at = $3, resource_allocation = $4::jsonb, project_id = $7,
               created_at = now(), last_activity_at = now(), updated_at = now(),
-              desired_status = 'running', build_step = 'ready', error_message = NULL
+              desired_status = 'running', build_step = 'ready', error_message = NULL, restart_count = 0
         WHERE id = (SELECT id FROM workspace_sessions
                      WHERE user_id = $5 AND status = 'running' AND template_name = $6
                        AND container_id IS NOT NULL
@@ -145,7 +184,15 @@ export class WorkspaceSessionRepository {
                      FOR UPDATE SKIP LOCKED)
           AND user_id = $5 AND status = 'running'
       RETURNING id, port`,
-      [assign.userId, assign.previewToken, assign.expiresAt, JSON.stringify(assign.resourceAllocation), poolUserId, templateName],
+      [
+        assign.userId,
+        assign.previewToken,
+        assign.expiresAt,
+        JSON.stringify(assign.resourceAllocation),
+        poolUserId,
+        templateName,
+        assign.projectId,
+      ],
     );
     return rows[0] ?? null;
   }
@@ -153,6 +200,21 @@ export class WorkspaceSessionRepository {
   /** Sets the preview URL of a session inside the caller's transaction (it names the claimed id). */
   async setPreviewUrl(manager: EntityManager, id: string, previewUrl: string): Promise<void> {
     await manager.query(`UPDATE workspace_sessions SET preview_url = $2 WHERE id = $1`, [id, previewUrl]);
+  }
+
+  /** Active sessions previewing a project, with their owners. */
+  activeOfProject(projectId: string): Promise<Array<Pick<WorkspaceSessionEntity, 'id' | 'userId'>>> {
+    return this.repo.find({
+      select: { id: true, userId: true },
+      where: { projectId, status: In([...ACTIVE_WORKSPACE_STATUSES]) },
+    });
+  }
+
+  /** Marks every session of a project as no longer mirroring it (its files will not be captured). */
+  async detachFromProject(projectId: string): Promise<void> {
+    await this.repo.query(`UPDATE workspace_sessions SET layout_version_id = NULL WHERE project_id = $1`, [
+      projectId,
+    ]);
   }
 
   /** Runs `work` in a transaction (use only the manager it is given: the embedded pool has one connection). */

@@ -10,6 +10,7 @@ import {
   ParseUUIDPipe,
   Post,
   Put,
+  Query,
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -18,14 +19,36 @@ import type { AuthenticatedUser } from '../auth/access-token';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { CreateWorkspaceDto } from './dto/create-workspace.dto';
-import { FileContentDto, FileTreeDto, WriteFileDto, WriteFileResultDto } from './dto/workspace-file.dto';
+import {
+  DeleteFileResultDto,
+  EditBatchDto,
+  EditBatchResultDto,
+  MoveFileDto,
+  MoveFileResultDto,
+} from './dto/workspace-edit.dto';
+import {
+  FileContentDto,
+  FileTreeDto,
+  VerifyQueryDto,
+  WriteFileDto,
+  WriteFileResultDto,
+} from './dto/workspace-file.dto';
+import { LogsQueryDto, WorkspaceLogsDto } from './dto/workspace-logs.dto';
 import { WorkspaceSessionDto } from './dto/workspace-session.dto';
+import { WorkspaceLogsService } from './logs/workspace-logs.service';
+import { WorkspaceEditsService } from './workspace-edits.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceService } from './workspace.service';
 
+const VERIFY_NOTE =
+  ' With `verify=true` it answers once the dev server compiled what the change affects (its pages, its style module), adding `ok` and `errors`; without it the verdict follows on the socket (`ok` or `error`).';
+
 /** The `:id` route parameter, refused with 400 unless it is a UUID. */
 const SessionId = () =>
-  Param('id', new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException('session id must be a UUID') }));
+  Param(
+    'id',
+    new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException('session id must be a UUID') }),
+  );
 
 @ApiTags('workspace')
 @ApiBearerAuth()
@@ -36,6 +59,8 @@ export class WorkspaceController {
   constructor(
     private readonly workspaces: WorkspaceService,
     private readonly files: WorkspaceFilesService,
+    private readonly edits: WorkspaceEditsService,
+    private readonly logs: WorkspaceLogsService,
   ) {}
 
   @Post('create')
@@ -43,7 +68,10 @@ export class WorkspaceController {
   @ApiResponse({ status: 201, type: WorkspaceSessionDto })
   @ApiResponse({ status: 429, type: ApiErrorDto, description: 'Per-user session limit reached' })
   @ApiResponse({ status: 503, type: ApiErrorDto, description: 'Runtime unreachable or no preview port free' })
-  create(@CurrentUser() user: AuthenticatedUser, @Body() dto: CreateWorkspaceDto): Promise<WorkspaceSessionDto> {
+  create(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() dto: CreateWorkspaceDto,
+  ): Promise<WorkspaceSessionDto> {
     return this.workspaces.create(user.userId, dto);
   }
 
@@ -91,7 +119,11 @@ export class WorkspaceController {
   @ApiOperation({ summary: 'Read a workspace file as UTF-8 text' })
   @ApiParam({ name: 'path', type: String, example: 'src/pages/index.astro' })
   @ApiResponse({ status: 200, type: FileContentDto })
-  @ApiResponse({ status: 400, type: ApiErrorDto, description: 'Path outside the workspace or not a text file' })
+  @ApiResponse({
+    status: 400,
+    type: ApiErrorDto,
+    description: 'Path outside the workspace or not a text file',
+  })
   @ApiResponse({ status: 404, type: ApiErrorDto })
   readFile(
     @CurrentUser() user: AuthenticatedUser,
@@ -102,16 +134,105 @@ export class WorkspaceController {
   }
 
   @Put(':id/files/*path')
-  @ApiOperation({ summary: 'Write a workspace file (UTF-8 text); the dev server picks it up through HMR' })
+  @ApiOperation({
+    summary: 'Write a workspace file (UTF-8 text); the dev server picks it up through HMR',
+    description: `One project version (quick rewrites of one file are grouped).${VERIFY_NOTE}`,
+  })
   @ApiParam({ name: 'path', type: String, example: 'src/pages/index.astro' })
   @ApiResponse({ status: 200, type: WriteFileResultDto })
-  @ApiResponse({ status: 400, type: ApiErrorDto, description: 'Bad path, node_modules, too large, not a string' })
+  @ApiResponse({
+    status: 400,
+    type: ApiErrorDto,
+    description: 'Bad path, node_modules, too large, not a string',
+  })
   writeFile(
     @CurrentUser() user: AuthenticatedUser,
     @SessionId() id: string,
     @Param('path') path: string | string[],
     @Body() dto: WriteFileDto,
+    @Query() query: VerifyQueryDto,
   ): Promise<WriteFileResultDto> {
-    return this.files.write(user.userId, id, path, dto.content);
+    return this.files.write(user.userId, id, path, dto.content, { verify: query.verify === true });
+  }
+
+  @Delete(':id/files/*path')
+  @ApiOperation({
+    summary: 'Delete a workspace file',
+    description: `One project version without the file.${VERIFY_NOTE}`,
+  })
+  @ApiParam({ name: 'path', type: String, example: 'src/components/Old.astro' })
+  @ApiResponse({ status: 200, type: DeleteFileResultDto })
+  @ApiResponse({ status: 400, type: ApiErrorDto, description: 'Bad path, a folder, node_modules' })
+  @ApiResponse({ status: 404, type: ApiErrorDto, description: 'No such session or file' })
+  deleteFile(
+    @CurrentUser() user: AuthenticatedUser,
+    @SessionId() id: string,
+    @Param('path') path: string | string[],
+    @Query() query: VerifyQueryDto,
+  ): Promise<DeleteFileResultDto> {
+    return this.edits.delete(user.userId, id, path, query.verify === true);
+  }
+
+  @Post(':id/files/move')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Rename or move a workspace file',
+    description: `Its content is written at \`to\` (which must not exist) and \`from\` deleted, as one change and one project version.${VERIFY_NOTE}`,
+  })
+  @ApiResponse({ status: 200, type: MoveFileResultDto })
+  @ApiResponse({ status: 400, type: ApiErrorDto, description: 'Bad path, the same path, a folder' })
+  @ApiResponse({ status: 404, type: ApiErrorDto, description: 'No such session or file' })
+  @ApiResponse({
+    status: 409,
+    type: ApiErrorDto,
+    description: 'The target exists, or the session is not running',
+  })
+  moveFile(
+    @CurrentUser() user: AuthenticatedUser,
+    @SessionId() id: string,
+    @Body() dto: MoveFileDto,
+  ): Promise<MoveFileResultDto> {
+    return this.edits.move(user.userId, id, dto);
+  }
+
+  @Post(':id/edits')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Write and delete several workspace files as one change',
+    description:
+      'Every path and size is checked first (the rules of a single write; no path twice, none both written and deleted, at most MAX_EDIT_ENTRIES), then against the workspace (deleted files exist, no write onto a folder); then all of it is applied as one project version and the preview reloads once, or none of it is.' +
+      VERIFY_NOTE.replace('`verify=true`', '`verify: true`'),
+  })
+  @ApiResponse({ status: 200, type: EditBatchResultDto })
+  @ApiResponse({
+    status: 400,
+    type: ApiErrorDto,
+    description: 'A bad entry (named), an empty or too large edit',
+  })
+  @ApiResponse({
+    status: 404,
+    type: ApiErrorDto,
+    description: 'No such session, or a deleted file does not exist',
+  })
+  @ApiResponse({ status: 409, type: ApiErrorDto, description: 'The session is not running' })
+  edit(
+    @CurrentUser() user: AuthenticatedUser,
+    @SessionId() id: string,
+    @Body() dto: EditBatchDto,
+  ): Promise<EditBatchResultDto> {
+    return this.edits.edit(user.userId, id, dto);
+  }
+
+  @Get(':id/logs')
+  @ApiOperation({ summary: "The dev server's recent output lines (stdout and stderr), oldest first" })
+  @ApiResponse({ status: 200, type: WorkspaceLogsDto })
+  @ApiResponse({ status: 404, type: ApiErrorDto })
+  @ApiResponse({ status: 409, type: ApiErrorDto, description: 'The session is not running' })
+  async logsOf(
+    @CurrentUser() user: AuthenticatedUser,
+    @SessionId() id: string,
+    @Query() query: LogsQueryDto,
+  ): Promise<WorkspaceLogsDto> {
+    return { lines: await this.logs.tail(user.userId, id, query.tail ?? 100) };
   }
 }

@@ -19,6 +19,7 @@ import {
 } from '@builder/shared';
 import type { Namespace, Socket } from 'socket.io';
 import { type AuthenticatedUser, extractBearerToken, verifyAccessToken } from '../auth/access-token';
+import { WorkspaceLogsService } from './logs/workspace-logs.service';
 import { WorkspaceEventsService, type WorkspaceEventName } from './workspace-events.service';
 import { WorkspaceService } from './workspace.service';
 
@@ -28,10 +29,15 @@ interface SocketData {
 }
 
 type WorkspaceSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-type WorkspaceNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type WorkspaceNamespace = Namespace<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  Record<string, never>,
+  SocketData
+>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RELAYED: WorkspaceEventName[] = ['build-status', 'hmr-update', 'status', 'error', 'log'];
+const RELAYED: WorkspaceEventName[] = ['build-status', 'hmr-update', 'status', 'error', 'ok', 'log'];
 /** Start-up steps kept per session, so a page that subscribes after `create` answered still sees them all. */
 const STEP_HISTORY_LIMIT = 20;
 
@@ -45,7 +51,9 @@ export function sessionRoom(sessionId: string): string {
  * lifecycle events and its dev server's HMR messages, nothing else.
  */
 @WebSocketGateway({ namespace: WORKSPACE_NAMESPACE })
-export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
+export class WorkspaceGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy
+{
   private readonly logger = new Logger(WorkspaceGateway.name);
   private readonly unsubscribers: Array<() => void> = [];
   private readonly stepHistory = new Map<string, BuildStatusEvent[]>();
@@ -57,6 +65,7 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
     private readonly jwt: JwtService,
     private readonly workspaces: WorkspaceService,
     private readonly events: WorkspaceEventsService,
+    private readonly logs: WorkspaceLogsService,
   ) {}
 
   afterInit(namespace: WorkspaceNamespace): void {
@@ -72,7 +81,9 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
           next();
         })
         .catch((error: Error) => {
-          const refusal = new Error(token ? error.message : 'authentication required: pass { auth: { token } }');
+          const refusal = new Error(
+            token ? error.message : 'authentication required: pass { auth: { token } }',
+          );
           (refusal as Error & { data: unknown }).data = { statusCode: 401 };
           next(refusal);
         });
@@ -81,7 +92,8 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
       this.events.on('build-status', (event) => {
         const history = this.stepHistory.get(event.sessionId) ?? [];
         // A restart begins a new start-up: its steps replace the previous ones.
-        if (event.step === 'queued' || (event.step === 'creating' && history.at(-1)?.step !== 'queued')) history.length = 0;
+        if (event.step === 'queued' || (event.step === 'creating' && history.at(-1)?.step !== 'queued'))
+          history.length = 0;
         history.push(event);
         if (history.length > STEP_HISTORY_LIMIT) history.shift();
         this.stepHistory.set(event.sessionId, history);
@@ -93,7 +105,10 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
     for (const name of RELAYED) {
       this.unsubscribers.push(
         this.events.on(name, (event) => {
-          (this.namespace.to(sessionRoom(event.sessionId)).emit as (n: string, e: unknown) => boolean)(name, event);
+          (this.namespace.to(sessionRoom(event.sessionId)).emit as (n: string, e: unknown) => boolean)(
+            name,
+            event,
+          );
         }),
       );
     }
@@ -115,7 +130,10 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
   }
 
   @SubscribeMessage('subscribe')
-  async subscribe(@ConnectedSocket() socket: WorkspaceSocket, @MessageBody() body: unknown): Promise<SubscribeAck> {
+  async subscribe(
+    @ConnectedSocket() socket: WorkspaceSocket,
+    @MessageBody() body: unknown,
+  ): Promise<SubscribeAck> {
     const sessionId = readSessionId(body);
     if (!sessionId) return { ok: false, error: 'sessionId must be a UUID' };
     try {
@@ -126,14 +144,25 @@ export class WorkspaceGateway implements OnGatewayInit, OnGatewayConnection, OnG
     await socket.join(sessionRoom(sessionId));
     socket.data.sessions.add(sessionId);
     this.workspaces.recordActivity(sessionId);
-    // Replayed after the ack, in order, so the page shows the whole start-up however late it came.
+    // Replayed after the ack, in order, so the page shows the whole start-up and the dev server's
+    // last lines however late it came. A session running since before this backend started has
+    // its output followed from now on.
+    void this.logs.follow(sessionId);
     const history = [...(this.stepHistory.get(sessionId) ?? [])];
-    if (history.length > 0) setImmediate(() => history.forEach((event) => socket.emit('build-status', event)));
+    const lines = this.logs.replay(sessionId);
+    if (history.length + lines.length > 0)
+      setImmediate(() => {
+        history.forEach((event) => socket.emit('build-status', event));
+        lines.forEach((event) => socket.emit('log', event));
+      });
     return { ok: true };
   }
 
   @SubscribeMessage('unsubscribe')
-  async unsubscribe(@ConnectedSocket() socket: WorkspaceSocket, @MessageBody() body: unknown): Promise<SubscribeAck> {
+  async unsubscribe(
+    @ConnectedSocket() socket: WorkspaceSocket,
+    @MessageBody() body: unknown,
+  ): Promise<SubscribeAck> {
     const sessionId = readSessionId(body);
     if (!sessionId) return { ok: false, error: 'sessionId must be a UUID' };
     await socket.leave(sessionRoom(sessionId));

@@ -3,17 +3,23 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../../config/app-config';
 import { RuntimeModule } from '../../shared/runtime/runtime.module';
 import { AuthModule } from '../auth/auth.module';
+import { ProjectsModule } from '../projects/projects.module';
 import { WorkspaceSessionEntity } from './entities/session.entity';
 import { HmrRelayService } from './hmr/hmr-relay.service';
 import { HostPortProbe } from './host-port-probe.service';
+import { WorkspaceLogsService } from './logs/workspace-logs.service';
 import { WarmPoolService } from './pool/warm-pool.service';
 import { PortAllocator } from './port-allocator.service';
+import { ProjectSyncService } from './project-sync.service';
 import { START_QUEUE, StartQueue } from './start-queue';
+import { WorkspaceVerdictService } from './verdict/workspace-verdict.service';
 import { WorkspaceController } from './workspace.controller';
+import { WorkspaceEditsService } from './workspace-edits.service';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceFilesService } from './workspace-files.service';
 import { WorkspaceGateway } from './workspace.gateway';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
+import { WorkspaceStorageService } from './workspace-storage.service';
 import { WorkspaceService } from './workspace.service';
 
 /**
@@ -24,6 +30,7 @@ import { WorkspaceService } from './workspace.service';
   imports: [
     TypeOrmModule.forFeature([WorkspaceSessionEntity]),
     AuthModule,
+    ProjectsModule,
     RuntimeModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
@@ -34,6 +41,7 @@ import { WorkspaceService } from './workspace.service';
         dataDir: config.dataDir,
         startTimeoutMs: config.runtime.startTimeoutMs,
         healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
+        storageHardLimit: config.runtime.storageHardLimit,
         deploymentId: config.lifecycle.deploymentId,
         swarmAttachContainer: config.runtime.swarm.attachContainer,
         swarmCpuLimitCores: config.runtime.swarm.cpuLimitCores,
@@ -46,12 +54,17 @@ import { WorkspaceService } from './workspace.service';
   providers: [
     WorkspaceService,
     WorkspaceFilesService,
+    WorkspaceEditsService,
+    WorkspaceVerdictService,
+    WorkspaceLogsService,
+    WorkspaceStorageService,
     WorkspaceSessionRepository,
     WorkspaceEventsService,
     WorkspaceGateway,
     HmrRelayService,
     PortAllocator,
     HostPortProbe,
+    ProjectSyncService,
     WarmPoolService,
     {
       provide: START_QUEUE,
@@ -59,6 +72,15 @@ import { WorkspaceService } from './workspace.service';
       useFactory: (config: AppConfig) => new StartQueue(config.sessions.startConcurrency),
     },
   ],
-  exports: [WorkspaceService, WorkspaceEventsService, WorkspaceSessionRepository, HmrRelayService, START_QUEUE],
+  exports: [
+    WorkspaceService,
+    WorkspaceEventsService,
+    WorkspaceSessionRepository,
+    HmrRelayService,
+    WorkspaceLogsService,
+    ProjectSyncService,
+    WorkspaceStorageService,
+    START_QUEUE,
+  ],
 })
 export class WorkspaceModule {}

@@ -2,12 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import {
-  type BuildStep,
-  type ContainerSpec,
-  DEFAULT_TEMPLATE_NAME,
-  WorkspaceStatus,
-} from '@builder/shared';
+import { type BuildStep, type ContainerSpec, DEFAULT_TEMPLATE_NAME, WorkspaceStatus } from '@builder/shared';
 import type { Logger } from 'pino';
 import { AppConfig } from '../../config/app-config';
 import { InvalidTokenError } from '../../shared/errors/invalid-token.error';
@@ -15,16 +10,25 @@ import { QuotaExceededError } from '../../shared/errors/quota-exceeded.error';
 import { ServiceUnavailableError } from '../../shared/errors/service-unavailable.error';
 import { WorkspaceConflictError } from '../../shared/errors/workspace-conflict.error';
 import { ROOT_LOGGER } from '../../shared/logging/logging.module';
-import { DEFAULT_CONTAINER_PORT } from '../../shared/runtime/dev-server.constants';
+import { DEFAULT_CONTAINER_PORT, PREVIEW_WEB_ORIGINS_ENV } from '../../shared/runtime/dev-server.constants';
+import { HttpProbe } from '../../shared/runtime/http-probe.service';
 import { PortUnavailableError, RuntimeUnavailableError } from '../../shared/runtime/runtime.errors';
-import { WORKSPACE_LABELS, WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_LABELS,
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../shared/runtime/workspace-runtime.interface';
 import { TemplateService } from '../../shared/services/template.service';
 import { newPreviewToken, previewOrigin } from '../preview-proxy/preview-host';
+import type { Manifest } from '../projects/project-versions.service';
+import { ProjectsService } from '../projects/projects.service';
 import type { CreateWorkspaceDto } from './dto/create-workspace.dto';
 import type { WorkspaceSessionDto } from './dto/workspace-session.dto';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
 import { POOL_CPU_SHARES, POOL_USER_ID } from './pool/warm-pool.constants';
+import { layOutInRunningDevServer } from './pool/pooled-layout';
 import { PortAllocator } from './port-allocator.service';
+import { ProjectSyncService } from './project-sync.service';
 import { START_QUEUE, type StartQueue } from './start-queue';
 import { WorkspaceEventsService } from './workspace-events.service';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
@@ -42,6 +46,12 @@ class SupersededError extends Error {
 const PORT_RETRIES = 2;
 /** How long shutdown waits for in-flight starts to notice and clean up. */
 const SHUTDOWN_SETTLE_MS = 15_000;
+/**
+ * How long a pooled dev server's page may take to show a project's files that replaced the
+ * template's, before the session is handed over anyway (the files are in place; only a page the
+ * dev server had already built could still be served stale, for the few ms its watcher takes).
+ */
+const POOL_LAYOUT_CONFIRM_MS = 1_500;
 
 /**
  * Lifecycle of preview sessions: create (quota, port, row; then a queued start that runs the
@@ -51,8 +61,11 @@ const SHUTDOWN_SETTLE_MS = 15_000;
 @Injectable()
 export class WorkspaceService implements BeforeApplicationShutdown {
   private readonly log: Logger;
-  /** Sessions whose start this process drives right now. */
-  private readonly inFlight = new Map<string, { containerId: string | null }>();
+  /**
+   * Sessions whose start this process drives right now: their workspace, and whether it holds its
+   * project's files yet (before that, a removal has nothing of the user's to capture).
+   */
+  private readonly inFlight = new Map<string, { containerId: string | null; attached: boolean }>();
   /** Sessions this process brought to `running` on the local runtime (their processes are our children). */
   private readonly localRunning = new Set<string>();
   /** The tail of each session's chain of runtime operations (see {@link serialized}). */
@@ -69,14 +82,21 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     private readonly ports: PortAllocator,
     private readonly events: WorkspaceEventsService,
     private readonly template: TemplateService,
+    private readonly probe: HttpProbe,
+    private readonly projects: ProjectsService,
+    private readonly sync: ProjectSyncService,
     @Inject(START_QUEUE) private readonly queue: StartQueue,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
     this.log = logger.child({ context: 'WorkspaceService' });
+    sync.endSessionsOf = (projectId, reason) => this.endProjectSessions(projectId, reason);
     queue.onPositionsChanged = (positions) => {
       for (const [sessionId, queuePosition] of positions) {
-        this.emitBuildStatus(sessionId, 'queued', { queuePosition, message: `waiting for a start slot (#${queuePosition})` });
+        this.emitBuildStatus(sessionId, 'queued', {
+          queuePosition,
+          message: `waiting for a start slot (#${queuePosition})`,
+        });
       }
     };
   }
@@ -84,8 +104,11 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   // ---------------------------------------------------------------- create
 
   async create(userId: string, dto: CreateWorkspaceDto): Promise<WorkspaceSessionDto> {
-    if (this.shuttingDown) throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
-    const templateName = dto.templateName ?? DEFAULT_TEMPLATE_NAME;
+    if (this.shuttingDown)
+      throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
+    // An existing project keeps the template it was made from.
+    const existing = dto.projectId ? await this.projects.findOwned(userId, dto.projectId) : null;
+    const templateName = existing?.template_name ?? dto.templateName ?? DEFAULT_TEMPLATE_NAME;
     const template = this.template.templateDefinition(templateName);
     await this.pingRuntime();
 
@@ -95,8 +118,25 @@ export class WorkspaceService implements BeforeApplicationShutdown {
       throw new QuotaExceededError(limit);
     }
 
-    if (this.poolServes(templateName)) {
-      const claimed = await this.claimPooled(userId, templateName, limit);
+    const projectId = existing?.id ?? (await this.projects.create(userId, undefined, templateName)).id;
+    try {
+      return await this.createForProject(userId, projectId, templateName, template.image, limit);
+    } catch (error) {
+      // A project made for this create and never previewed is not kept.
+      if (!existing) await this.projects.delete(userId, projectId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async createForProject(
+    userId: string,
+    projectId: string,
+    templateName: string,
+    image: string,
+    limit: number,
+  ): Promise<WorkspaceSessionDto> {
+    if (this.poolServes(templateName) && (await this.sync.poolCanServe(projectId, templateName))) {
+      const claimed = await this.claimPooled(userId, templateName, limit, projectId);
       if (claimed) return claimed;
     }
 
@@ -108,13 +148,17 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     const session = await this.reservePort((port) =>
       this.sessions.transaction(async (manager) => {
         // Serializes creates of one user, so two concurrent requests cannot both pass the quota.
-        const owner: unknown[] = await manager.query(`SELECT id FROM users WHERE id = $1 FOR UPDATE`, [userId]);
-        if (owner.length === 0) throw new InvalidTokenError('the account of this access token no longer exists');
+        const owner: unknown[] = await manager.query(`SELECT id FROM users WHERE id = $1 FOR UPDATE`, [
+          userId,
+        ]);
+        if (owner.length === 0)
+          throw new InvalidTokenError('the account of this access token no longer exists');
         if ((await this.sessions.countActive(userId, manager)) >= limit) throw new QuotaExceededError(limit);
         return this.sessions.insert(manager, {
           ...this.newSessionRow(now, templateName),
           id,
           userId,
+          projectId,
           containerName,
           port,
           previewUrl: this.previewUrl(port, id, previewToken),
@@ -124,12 +168,15 @@ export class WorkspaceService implements BeforeApplicationShutdown {
       }),
     );
     const log = this.log.child({ sessionId: session.id });
-    log.info({ userId, port: session.port, containerName, image: template.image }, 'session created');
+    log.info({ userId, projectId, port: session.port, containerName, image }, 'session created');
     this.emitStatus(session.id, Creating, null);
 
     const position = this.queue.enqueue(session.id, () => this.runStart(session.id, 'create'));
     if (position > 0) {
-      this.emitBuildStatus(session.id, 'queued', { queuePosition: position, message: `waiting for a start slot (#${position})` });
+      this.emitBuildStatus(session.id, 'queued', {
+        queuePosition: position,
+        message: `waiting for a start slot (#${position})`,
+      });
       return this.toDto(session, position);
     }
     return this.toDto({ ...session, buildStep: 'creating' }, null);
@@ -148,20 +195,31 @@ export class WorkspaceService implements BeforeApplicationShutdown {
    * checked under the same user-row lock as a cold create; the row changes owner in one conditional
    * UPDATE with a fresh preview token, so nothing the pool's phase exposed stays valid.
    */
-  private async claimPooled(userId: string, templateName: string, limit: number): Promise<WorkspaceSessionDto | null> {
+  private async claimPooled(
+    userId: string,
+    templateName: string,
+    limit: number,
+    projectId: string,
+  ): Promise<WorkspaceSessionDto | null> {
     const previewToken = newPreviewToken();
     const claimedId = await this.sessions.transaction(async (manager) => {
       const owner: unknown[] = await manager.query(`SELECT id FROM users WHERE id = $1 FOR UPDATE`, [userId]);
-      if (owner.length === 0) throw new InvalidTokenError('the account of this access token no longer exists');
+      if (owner.length === 0)
+        throw new InvalidTokenError('the account of this access token no longer exists');
       if ((await this.sessions.countActive(userId, manager)) >= limit) throw new QuotaExceededError(limit);
       const claimed = await this.sessions.claimPooled(manager, POOL_USER_ID, templateName, {
         userId,
+        projectId,
         previewToken,
         expiresAt: new Date(Date.now() + this.config.sessions.ttlMinutes * 60_000),
         resourceAllocation: this.config.resources,
       });
       if (!claimed) return null;
-      await this.sessions.setPreviewUrl(manager, claimed.id, this.previewUrl(claimed.port, claimed.id, previewToken));
+      await this.sessions.setPreviewUrl(
+        manager,
+        claimed.id,
+        this.previewUrl(claimed.port, claimed.id, previewToken),
+      );
       return claimed.id;
     });
     if (!claimedId) return null;
@@ -174,9 +232,27 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     try {
       const info = await this.runtime.inspect(containerId);
       if (info.state !== 'running') throw new Error(`pooled workspace is ${info.state}`);
+      // The project's files replace the template's before `running` is answered, and the dev
+      // server's page is seen to change with them, so the first page shows the project.
+      const { confirmed, result } = await layOutInRunningDevServer(
+        this.probe,
+        await this.runtime.address(containerId),
+        () => this.sync.attach(claimedId, projectId, templateName, containerId),
+        (attached) => attached.changedPaths,
+        POOL_LAYOUT_CONFIRM_MS,
+      );
+      if (!confirmed) {
+        log.warn(
+          { changed: result.changedPaths },
+          'the pooled page did not change with the project files; handing it over anyway',
+        );
+      }
     } catch (error) {
-      log.warn({ err: error }, 'pooled workspace is unusable; ending it and starting one cold');
-      await this.removeFromRuntime(claimedId, session.containerId);
+      log.warn(
+        { err: error },
+        'pooled workspace is unusable (or the project could not be laid out in it); ending it and starting one cold',
+      );
+      await this.removeFromRuntime(claimedId, session.containerId, { capture: false });
       await this.sessions.transition(claimedId, [Running], Failed, {
         buildStep: 'error',
         errorMessage: 'the pre-started workspace was lost; a new one was started',
@@ -195,11 +271,15 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         memoryBytes: this.config.resources.memoryBytes,
         pidsLimit: this.config.resources.pidsLimit,
       })
-      .catch((error: unknown) => log.warn({ err: error }, "applying the user's limits to the pooled workspace failed"));
-    log.info({ userId, port: session.port, containerId }, 'session created from the warm pool');
+      .catch((error: unknown) =>
+        log.warn({ err: error }, "applying the user's limits to the pooled workspace failed"),
+      );
+    log.info({ userId, projectId, port: session.port, containerId }, 'session created from the warm pool');
     // A fresh step history for the gateway (a 'creating' step starts one), ending ready.
     this.emitBuildStatus(claimedId, 'creating', { message: 'assigning a pre-started workspace' });
-    this.emitBuildStatus(claimedId, 'ready', { message: 'pre-started workspace assigned; dev server running' });
+    this.emitBuildStatus(claimedId, 'ready', {
+      message: 'pre-started workspace assigned; dev server running',
+    });
     this.emitStatus(claimedId, Running, Creating, 'assigned a pre-started workspace');
     return this.toDto(session, null);
   }
@@ -252,27 +332,53 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
   // ---------------------------------------------------------------- delete
 
-  /** Ends a session: workspace and volume removed, port released, final status `stopped`. Idempotent. */
-  async remove(userId: string, id: string): Promise<void> {
+  /**
+   * Ends a session: what changed inside its workspace is captured as a version of its project, the
+   * workspace and volume are removed, the port released, final status `stopped`. Idempotent. When
+   * the files cannot be captured (the store is down) the session stays `stopping` with its
+   * workspace kept, and reconciliation finishes it later: nothing is lost.
+   */
+  async remove(userId: string, id: string, reason = 'deleted by its owner'): Promise<void> {
     const session = await this.sessions.findOwned(userId, id);
     const log = this.log.child({ sessionId: id });
     if (session.status === Stopped) return;
 
     if (session.status === Creating || session.status === Running) {
       if (await this.sessions.transition(id, [Creating, Running], Stopping, { desiredStatus: Stopped })) {
-        this.emitStatus(id, Stopping, session.status, 'deleted by its owner');
+        this.emitStatus(id, Stopping, session.status, reason);
       }
     }
     // Never started: nothing to stop. A start in progress sees the new status and cleans up after itself.
     this.queue.cancel(id);
     const containerId = (await this.sessions.findById(id))?.containerId ?? session.containerId;
-    await this.removeFromRuntime(id, containerId);
+    if (!(await this.removeFromRuntime(id, containerId))) {
+      log.warn('the workspace could not be removed yet; reconciliation finishes the session');
+      return;
+    }
 
     const previous = (await this.sessions.findById(id))?.status ?? session.status;
-    if (await this.sessions.transition(id, [Stopping, Failed], Stopped, { desiredStatus: Stopped, port: null, previewUrl: null })) {
+    if (
+      await this.sessions.transition(id, [Stopping, Failed], Stopped, {
+        desiredStatus: Stopped,
+        port: null,
+        previewUrl: null,
+      })
+    ) {
       this.localRunning.delete(id);
-      log.info({ from: previous }, 'session deleted');
-      this.emitStatus(id, Stopped, previous, 'deleted by its owner');
+      log.info({ from: previous, reason }, 'session deleted');
+      this.emitStatus(id, Stopped, previous, reason);
+    }
+  }
+
+  /** Ends every active session of a project (it is being deleted). */
+  private async endProjectSessions(projectId: string, reason: string): Promise<void> {
+    for (const session of await this.sessions.activeOfProject(projectId)) {
+      await this.remove(session.userId, session.id, reason).catch((error: unknown) =>
+        this.log.warn(
+          { err: error, sessionId: session.id, projectId },
+          'ending a session of a deleted project failed',
+        ),
+      );
     }
   }
 
@@ -280,13 +386,18 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
   /** Restarts the dev server of a running session (status `creating` until it answers again). */
   async restart(userId: string, id: string): Promise<WorkspaceSessionDto> {
-    if (this.shuttingDown) throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
+    if (this.shuttingDown)
+      throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
     const session = await this.sessions.findOwned(userId, id);
     this.recordActivity(id);
     if (session.status !== Running || !session.containerId) {
-      throw new WorkspaceConflictError(`workspace is ${session.status}; only a running workspace can be restarted`);
+      throw new WorkspaceConflictError(
+        `workspace is ${session.status}; only a running workspace can be restarted`,
+      );
     }
-    if (!(await this.sessions.transition(id, [Running], Creating, { buildStep: 'queued', errorMessage: null }))) {
+    if (
+      !(await this.sessions.transition(id, [Running], Creating, { buildStep: 'queued', errorMessage: null }))
+    ) {
       throw new WorkspaceConflictError('workspace changed state meanwhile; reload its status');
     }
     this.emitStatus(id, Creating, Running, 'restart requested');
@@ -305,7 +416,8 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   private async runStart(id: string, mode: 'create' | 'restart'): Promise<void> {
     const log = this.log.child({ sessionId: id });
     const startedAt = Date.now();
-    const state = { containerId: null as string | null };
+    // A restart's workspace has mirrored its project since it first ran.
+    const state = { containerId: null as string | null, attached: mode === 'restart' };
     const timings = new StepTimings();
     this.inFlight.set(id, state);
     try {
@@ -321,8 +433,19 @@ export class WorkspaceService implements BeforeApplicationShutdown {
           this.emitBuildStatus(id, 'pulling', { message }),
         );
         await this.step(timings, id, 'starting', 'starting the workspace');
-        state.containerId = await this.createAndStart(session, template.image, log);
+        const started = await this.createAndStart(session, template.image, log);
+        state.containerId = started.containerId;
         log.info({ image: template.image, pulled, containerId: state.containerId }, 'workspace started');
+        if (session.projectId) {
+          await this.sync.attach(
+            id,
+            session.projectId,
+            session.templateName,
+            started.containerId,
+            started.holds ?? undefined,
+          );
+          state.attached = true;
+        }
       } else {
         await this.step(timings, id, 'starting', 'restarting the dev server');
         const containerId = state.containerId;
@@ -331,7 +454,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         // a quota of every core of the host is no quota.
         await this.runtime
           .updateResources(containerId, { cpuCores: Math.max(1, cpus().length) })
-          .catch((error: unknown) => log.warn({ err: error }, 'lifting the CPU quota for the restart failed'));
+          .catch((error: unknown) =>
+            log.warn({ err: error }, 'lifting the CPU quota for the restart failed'),
+          );
         await this.runtime.stop(containerId, 5);
         await this.runtime.start(containerId);
       }
@@ -344,7 +469,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         onStep: (_step, message) => this.emitBuildStatus(id, 'installing', { message }),
       });
 
-      if (!(await this.sessions.transition(id, [Creating], Running, { buildStep: 'ready', errorMessage: null }))) {
+      if (
+        !(await this.sessions.transition(id, [Creating], Running, { buildStep: 'ready', errorMessage: null }))
+      ) {
         throw new SupersededError();
       }
       if (this.runtime.kind === 'local') this.localRunning.add(id);
@@ -364,20 +491,30 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     } catch (error) {
       // A failure caused by the session being ended meanwhile (its workspace removed under the
       // start) is not a failed start.
-      const moved = error instanceof SupersededError || (await this.sessions.findById(id).catch(() => null))?.status !== Creating;
+      const moved =
+        error instanceof SupersededError ||
+        (await this.sessions.findById(id).catch(() => null))?.status !== Creating;
       if (moved) {
         log.info({ mode }, 'start superseded (session moved meanwhile); removing what it created');
-        await this.removeFromRuntime(id, state.containerId);
+        await this.removeFromRuntime(id, state.containerId, { capture: state.attached });
       } else {
-        await this.failStart(id, state.containerId, error, log);
+        await this.failStart(id, state.containerId, error, log, state.attached);
       }
     } finally {
       this.inFlight.delete(id);
     }
   }
 
-  /** Creates and starts the workspace; a host port found taken is swapped for another one. */
-  private async createAndStart(session: WorkspaceSessionEntity, image: string, log: Logger): Promise<string> {
+  /**
+   * Creates and starts the workspace, with the project's files written before its dev server
+   * starts; a host port found taken is swapped for another one. Answers the workspace and the files
+   * it holds (null without a project).
+   */
+  private async createAndStart(
+    session: WorkspaceSessionEntity,
+    image: string,
+    log: Logger,
+  ): Promise<{ containerId: string; holds: Manifest | null }> {
     let port = session.port;
     for (let attempt = 0; ; attempt++) {
       if (port === null && this.runtime.publishesHostPorts) throw new Error('session holds no port');
@@ -390,7 +527,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         hostPort: port ?? 0,
         containerPort: DEFAULT_CONTAINER_PORT,
         resources: session.resourceAllocation,
-        env: {},
+        env: { [PREVIEW_WEB_ORIGINS_ENV]: this.config.webOrigins.join(' ') },
         labels: {},
       };
       let containerId: string | null = null;
@@ -398,17 +535,30 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         containerId = (await this.serialized(session.id, () => this.runtime.create(spec))).id;
         const state = this.inFlight.get(session.id);
         if (state) state.containerId = containerId;
-        if (!(await this.sessions.patch(session.id, [Creating], { containerId }))) throw new SupersededError();
+        if (!(await this.sessions.patch(session.id, [Creating], { containerId })))
+          throw new SupersededError();
+        const holds = session.projectId
+          ? await this.sync.prepare(session.projectId, session.templateName, containerId)
+          : null;
         await this.runtime.start(containerId);
-        return containerId;
+        return { containerId, holds };
       } catch (error) {
         if (!(error instanceof PortUnavailableError) || attempt >= PORT_RETRIES) throw error;
         log.warn({ port, attempt }, 'host port taken by another program; moving the session to another port');
-        await this.removeFromRuntime(session.id, containerId);
+        await this.removeFromRuntime(session.id, containerId, { capture: false });
         port = await this.ports.allocate(async (candidate) => {
           // A proxy-mode URL names the session, not the port: only a direct URL follows the move.
-          const previewUrl = this.config.preview.mode === 'direct' ? { previewUrl: this.previewUrl(candidate, session.id, '') } : {};
-          if (!(await this.sessions.patch(session.id, [Creating], { port: candidate, ...previewUrl, containerId: null }))) {
+          const previewUrl =
+            this.config.preview.mode === 'direct'
+              ? { previewUrl: this.previewUrl(candidate, session.id, '') }
+              : {};
+          if (
+            !(await this.sessions.patch(session.id, [Creating], {
+              port: candidate,
+              ...previewUrl,
+              containerId: null,
+            }))
+          ) {
             throw new SupersededError();
           }
           return candidate;
@@ -417,11 +567,17 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     }
   }
 
-  private async failStart(id: string, containerId: string | null, error: unknown, log: Logger): Promise<void> {
+  private async failStart(
+    id: string,
+    containerId: string | null,
+    error: unknown,
+    log: Logger,
+    attached: boolean,
+  ): Promise<void> {
     const message = describeStartFailure(error);
     log.warn({ err: error, reason: message }, 'start failed');
     // Free the host port before the database releases it, so the next session's probe finds it free.
-    await this.removeFromRuntime(id, containerId);
+    await this.removeFromRuntime(id, containerId, { capture: attached });
     const won = await this.sessions
       .transition(id, [Creating], Failed, {
         buildStep: 'error',
@@ -460,7 +616,8 @@ export class WorkspaceService implements BeforeApplicationShutdown {
           previewUrl: null,
           desiredStatus: Stopped,
         });
-        await this.removeFromRuntime(id, this.inFlight.get(id)?.containerId ?? null);
+        const state = this.inFlight.get(id);
+        await this.removeFromRuntime(id, state?.containerId ?? null, { capture: state?.attached ?? false });
         if (won) this.emitStatus(id, Failed, Creating, reason);
       }),
     );
@@ -496,8 +653,12 @@ export class WorkspaceService implements BeforeApplicationShutdown {
    * superseded start job may both clean up: their removals run one after the other, since the
    * engine refuses a second concurrent removal of the same container.
    */
-  private removeFromRuntime(sessionId: string, containerId: string | null): Promise<void> {
-    return this.serialized(sessionId, () => this.removeNow(sessionId, containerId));
+  private removeFromRuntime(
+    sessionId: string,
+    containerId: string | null,
+    options: { capture: boolean } = { capture: true },
+  ): Promise<boolean> {
+    return this.serialized(sessionId, () => this.removeNow(sessionId, containerId, options.capture));
   }
 
   /**
@@ -518,8 +679,10 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     return result;
   }
 
-  private async removeNow(sessionId: string, containerId: string | null): Promise<void> {
+  /** Answers whether the workspace is gone (false: its files could not be captured, or the engine failed). */
+  private async removeNow(sessionId: string, containerId: string | null, capture: boolean): Promise<boolean> {
     try {
+      if (capture && !(await this.sync.capture(sessionId, containerId))) return false;
       if (containerId) await this.runtime.remove(containerId);
       if (this.runtime.removeBySession) {
         await this.runtime.removeBySession(sessionId);
@@ -529,8 +692,13 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         );
         for (const info of leftovers) await this.runtime.remove(info.id);
       }
+      return true;
     } catch (error) {
-      this.log.error({ err: error, sessionId, containerId }, 'removing the workspace from the runtime failed');
+      this.log.error(
+        { err: error, sessionId, containerId },
+        'removing the workspace from the runtime failed',
+      );
+      return false;
     }
   }
 
@@ -563,12 +731,27 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     this.emitBuildStatus(id, step, { message });
   }
 
-  private emitBuildStatus(sessionId: string, step: BuildStep, extra: { message?: string; queuePosition?: number }): void {
+  private emitBuildStatus(
+    sessionId: string,
+    step: BuildStep,
+    extra: { message?: string; queuePosition?: number },
+  ): void {
     this.events.emit('build-status', { sessionId, step, ...extra, at: new Date().toISOString() });
   }
 
-  private emitStatus(sessionId: string, status: WorkspaceStatus, previous: WorkspaceStatus | null, reason?: string): void {
-    this.events.emit('status', { sessionId, status, previous, ...(reason ? { reason } : {}), at: new Date().toISOString() });
+  private emitStatus(
+    sessionId: string,
+    status: WorkspaceStatus,
+    previous: WorkspaceStatus | null,
+    reason?: string,
+  ): void {
+    this.events.emit('status', {
+      sessionId,
+      status,
+      previous,
+      ...(reason ? { reason } : {}),
+      at: new Date().toISOString(),
+    });
   }
 
   /** What every new session row starts with, a user's or the pool's: queued, due to run, fresh clocks. */
@@ -597,7 +780,8 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
   /** The port the API really listens on (tests listen on port 0), else the configured one. */
   private apiPort(): number {
-    const address = this.adapterHost?.httpAdapter?.getHttpServer()?.address?.() as { port?: number } | string | null;
+    const address = this.adapterHost?.httpAdapter?.getHttpServer()?.address?.() as
+      { port?: number } | string | null;
     return typeof address === 'object' && address?.port ? address.port : this.config.port;
   }
 
@@ -607,7 +791,10 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     return this.lastNameTimestamp;
   }
 
-  toDto(session: WorkspaceSessionEntity, queuePosition: number | null = this.queue.position(session.id)): WorkspaceSessionDto {
+  toDto(
+    session: WorkspaceSessionEntity,
+    queuePosition: number | null = this.queue.position(session.id),
+  ): WorkspaceSessionDto {
     return {
       id: session.id,
       status: session.status,
@@ -621,6 +808,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
       errorMessage: session.errorMessage,
       buildStep: session.buildStep,
       queuePosition: session.status === Creating ? queuePosition : null,
+      projectId: session.projectId,
     };
   }
 }
@@ -632,7 +820,8 @@ class StepTimings {
 
   mark(step: string): void {
     const now = Date.now();
-    if (this.current) this.durations[this.current.step] = (this.durations[this.current.step] ?? 0) + now - this.current.at;
+    if (this.current)
+      this.durations[this.current.step] = (this.durations[this.current.step] ?? 0) + now - this.current.at;
     this.current = { step, at: now };
   }
 

@@ -12,6 +12,7 @@ import { InvalidWorkspacePathError } from './invalid-workspace-path.error';
 import { PortsExhaustedError } from './ports-exhausted.error';
 import { QuotaExceededError } from './quota-exceeded.error';
 import { SessionNotFoundError } from './session-not-found.error';
+import { StorageLimitExceededError } from './storage-limit-exceeded.error';
 import { WorkspaceConflictError } from './workspace-conflict.error';
 
 describe('httpStatusOf', () => {
@@ -26,10 +27,18 @@ describe('httpStatusOf', () => {
     [new InvalidWorkspacePathError('..'), HttpStatus.BAD_REQUEST],
     [new WorkspaceFileError('missing', 'not-found'), HttpStatus.NOT_FOUND],
     [new WorkspaceFileError('link out', 'outside'), HttpStatus.BAD_REQUEST],
+    [new WorkspaceFileError('disk full', 'no-space'), HttpStatus.PAYLOAD_TOO_LARGE],
+    [new StorageLimitExceededError(1024, 1000, 100), HttpStatus.PAYLOAD_TOO_LARGE],
     [new Error('boom'), null],
     ['not an error', null],
   ])('%s → %s', (error, status) => {
     expect(httpStatusOf(error)).toBe(status);
+  });
+
+  it('the storage message names the limit and the current use, in MiB', () => {
+    expect(new StorageLimitExceededError(1024 * 1024 * 1024, 1023.5 * 1024 * 1024, 40 * 1024).message).toBe(
+      "storage limit exceeded: the workspace's files use 1023.5 MiB of 1024 MiB and this write adds 40 KiB; delete files or write less",
+    );
   });
 
   it('the quota message names the limit', () => {

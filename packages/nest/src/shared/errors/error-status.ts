@@ -16,10 +16,14 @@ import { InvalidFileError } from './invalid-file.error';
 import { InvalidTokenError } from './invalid-token.error';
 import { InvalidWorkspacePathError } from './invalid-workspace-path.error';
 import { PortsExhaustedError } from './ports-exhausted.error';
+import { ProjectNotFoundError } from './project-not-found.error';
 import { QuotaExceededError } from './quota-exceeded.error';
 import { ServiceUnavailableError } from './service-unavailable.error';
 import { SessionNotFoundError } from './session-not-found.error';
+import { StorageLimitExceededError } from './storage-limit-exceeded.error';
+import { VersionNotFoundError } from './version-not-found.error';
 import { WorkspaceConflictError } from './workspace-conflict.error';
+import { ObjectStoreUnavailableError } from '../storage/object-store.interface';
 
 /**
  * The one mapping of domain and runtime errors to HTTP status codes. Anything not listed here
@@ -27,12 +31,16 @@ import { WorkspaceConflictError } from './workspace-conflict.error';
  */
 export function httpStatusOf(error: unknown): HttpStatus | null {
   if (error instanceof SessionNotFoundError) return HttpStatus.NOT_FOUND;
+  if (error instanceof ProjectNotFoundError) return HttpStatus.NOT_FOUND;
+  if (error instanceof VersionNotFoundError) return HttpStatus.NOT_FOUND;
+  if (error instanceof ObjectStoreUnavailableError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (error instanceof WorkspaceConflictError) return HttpStatus.CONFLICT;
   if (error instanceof QuotaExceededError) return HttpStatus.TOO_MANY_REQUESTS;
   if (error instanceof PortsExhaustedError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (error instanceof ServiceUnavailableError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (error instanceof InvalidWorkspacePathError) return HttpStatus.BAD_REQUEST;
   if (error instanceof InvalidFileError) return HttpStatus.BAD_REQUEST;
+  if (error instanceof StorageLimitExceededError) return HttpStatus.PAYLOAD_TOO_LARGE;
   if (error instanceof EmailTakenError) return HttpStatus.CONFLICT;
   if (error instanceof InvalidCredentialsError) return HttpStatus.UNAUTHORIZED;
   if (error instanceof InvalidTokenError) return HttpStatus.UNAUTHORIZED;
@@ -53,6 +61,9 @@ export function httpStatusOf(error: unknown): HttpStatus | null {
       case 'outside':
       case 'too-large':
         return HttpStatus.BAD_REQUEST;
+      // The workspace's own file system is full (its kernel-enforced limit).
+      case 'no-space':
+        return HttpStatus.PAYLOAD_TOO_LARGE;
     }
   }
   return null;

@@ -32,10 +32,18 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() === 'ws') {
       // Global filters also see socket handlers: answer like Nest's own WS filter, without internals.
-      const status = httpStatusOf(exception) ?? (exception instanceof HttpException ? exception.getStatus() : 500);
-      if (status >= 500 && httpStatusOf(exception) === null) this.log.error({ err: exception }, 'unexpected socket error');
-      const message = status >= 500 && httpStatusOf(exception) === null ? 'internal server error' : (exception as Error).message;
-      host.switchToWs().getClient<{ emit(event: string, data: unknown): void }>().emit('exception', { status: 'error', message });
+      const status =
+        httpStatusOf(exception) ?? (exception instanceof HttpException ? exception.getStatus() : 500);
+      if (status >= 500 && httpStatusOf(exception) === null)
+        this.log.error({ err: exception }, 'unexpected socket error');
+      const message =
+        status >= 500 && httpStatusOf(exception) === null
+          ? 'internal server error'
+          : (exception as Error).message;
+      host
+        .switchToWs()
+        .getClient<{ emit(event: string, data: unknown): void }>()
+        .emit('exception', { status: 'error', message });
       return;
     }
     if (host.getType() !== 'http') throw exception;

@@ -1,8 +1,9 @@
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readlinkSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import type { FileTreeEntry } from '@builder/shared';
 import { WorkspaceFileError } from './runtime.errors';
+import type { DiskUsage } from './workspace-runtime.interface';
 import { IGNORED_WORKSPACE_DIRS, isInside, normalizeWorkspacePath, parentDirs } from './workspace-path.util';
 import { MAX_READ_BYTES } from './workspace-tar.util';
 
@@ -75,6 +76,8 @@ export class ConfinedFs {
       this.assertInside(readOpenedPath(handle.fd), root, relativePath);
       await handle.truncate(0);
       await handle.writeFile(content);
+    } catch (error) {
+      throw this.writeError(error, relativePath);
     } finally {
       await handle.close();
     }
@@ -93,35 +96,46 @@ export class ConfinedFs {
     // keeps a FIFO planted under the file's name from blocking the open.
     let fd: number;
     try {
-      fd = openSync(join(root, relativePath), constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      fd = openSync(
+        join(root, relativePath),
+        constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      );
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-      if (code === 'ENXIO') throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
+      if (code === 'ENXIO')
+        throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
       throw this.openError(error, relativePath);
     }
     try {
       this.assertInside(readOpenedPath(fd), root, relativePath);
-      if (!fstatSync(fd).isFile()) throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
+      if (!fstatSync(fd).isFile())
+        throw new WorkspaceFileError(`${relativePath} is not a regular file`, 'not-a-file');
       ftruncateSync(fd, 0);
       writeFileSync(fd, content);
       return true;
+    } catch (error) {
+      throw this.writeError(error, relativePath);
     } finally {
       closeSync(fd);
     }
   }
 
-  /** Every regular file below the root with its content (what {@link listFiles} lists as files). */
-  async readTree(): Promise<Array<{ path: string; content: Buffer }>> {
-    const files = (await this.listFiles()).filter((entry) => entry.type === 'file');
-    return Promise.all(files.map(async ({ path }) => ({ path, content: await this.readFile(path) })));
+  /**
+   * Whether something is at `path` (not following a final symlink). A hint for ordering work only:
+   * it may change right after, so nothing that must stay confined may rely on it.
+   */
+  async mayExist(path: string): Promise<boolean> {
+    const root = await this.realRoot();
+    const found = await lstat(join(root, normalizeWorkspacePath(path))).catch(() => null);
+    return found !== null;
   }
 
   /**
-   * Deletes a file or a folder with everything in it; a missing path is not an error. A symlink
-   * is removed itself, never followed; a path whose folders lead outside is refused.
+   * Removes a file (a missing one is not an error). The parent is resolved inside the root first;
+   * a folder or a path leading outside is refused.
    */
-  async remove(path: string): Promise<void> {
+  async deleteFile(path: string): Promise<void> {
     const relativePath = normalizeWorkspacePath(path);
     const root = await this.realRoot();
     let parent: string;
@@ -131,7 +145,35 @@ export class ConfinedFs {
       if (error instanceof WorkspaceFileError && error.reason === 'not-found') return;
       throw error;
     }
-    await rm(join(parent, basename(relativePath)), { recursive: true, force: true });
+    const target = join(parent, basename(relativePath));
+    const existing = await lstat(target).catch(() => null);
+    if (!existing) return;
+    if (existing.isDirectory()) throw new WorkspaceFileError(`${relativePath} is a folder`, 'not-a-file');
+    await unlink(target).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  /** Every regular file below the root with its content ({@link listFiles}' files); larger ones left out. */
+  async readTree(
+    maxFileBytes = MAX_READ_BYTES,
+  ): Promise<{ files: Array<{ path: string; content: Buffer }>; skipped: string[] }> {
+    const files: Array<{ path: string; content: Buffer }> = [];
+    const skipped: string[] = [];
+    for (const entry of await this.listFiles()) {
+      if (entry.type !== 'file') continue;
+      if ((entry.size ?? 0) > maxFileBytes) {
+        skipped.push(entry.path);
+        continue;
+      }
+      try {
+        files.push({ path: entry.path, content: await this.readFile(entry.path, maxFileBytes) });
+      } catch (error) {
+        // Removed or replaced since the listing: it is not part of the tree any more.
+        if (!(error instanceof WorkspaceFileError)) throw error;
+      }
+    }
+    return { files, skipped };
   }
 
   /** Files and folders below the root, without ignored folders and without symlinks, sorted by path. */
@@ -153,6 +195,42 @@ export class ConfinedFs {
     };
     await walk(root);
     return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /**
+   * Bytes the files below the root take on disk: allocated blocks as `du` counts them, symlinks not
+   * followed, hard-linked files once. A root that is a file system of its own (a workspace's ext4
+   * volume) answers from statfs in microseconds; a folder is walked.
+   */
+  async diskUsage(): Promise<DiskUsage> {
+    const root = await this.realRoot();
+    // Synchronous on purpose, like overwriteExisting: three small system calls in line (~20 µs)
+    // are what lets the storage check run before every edit.
+    const own = statSync(root);
+    if (own.dev !== statSync(dirname(root)).dev) {
+      const fs = statfsSync(root);
+      return { usedBytes: (fs.blocks - fs.bfree) * fs.bsize, cheap: true };
+    }
+    const seen = new Set<string>();
+    let bytes = own.blocks * 512;
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir).catch(() => [] as string[]);
+      for (const name of entries) {
+        const path = join(dir, name);
+        // Gone since the listing (a dev server's cache churns): nothing to count.
+        const info = await lstat(path).catch(() => null);
+        if (!info) continue;
+        if (!info.isDirectory() && info.nlink > 1) {
+          const inode = `${info.dev}:${info.ino}`;
+          if (seen.has(inode)) continue;
+          seen.add(inode);
+        }
+        bytes += info.blocks * 512;
+        if (info.isDirectory()) await walk(path);
+      }
+    };
+    await walk(root);
+    return { usedBytes: bytes, cheap: false };
   }
 
   private async realRoot(): Promise<string> {
@@ -186,6 +264,18 @@ export class ConfinedFs {
     if (opened !== null && !isInside(root, opened)) {
       throw new WorkspaceFileError(`${shown} leads outside the workspace`, 'outside');
     }
+  }
+
+  /**
+   * A full file system (the workspace's own, at its kernel-enforced limit) says so. The storage
+   * check before every API write keeps this for writes racing something inside that filled it.
+   */
+  private writeError(error: unknown, shown: string): unknown {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new WorkspaceFileError(`${shown} could not be written: the workspace's storage is full`, 'no-space');
+    }
+    return error;
   }
 
   private openError(error: unknown, shown: string): unknown {

@@ -25,3 +25,10 @@ export const DEFAULT_CONTAINER_PORT = 4321;
  * address the connection went to (a swarm workspace is reached by its service name).
  */
 export const DEV_SERVER_HOST_HEADER = 'localhost';
+
+/**
+ * Environment variable carrying the web app's origins (space-separated) to every dev server: the
+ * template's astro.config.mjs lets only them frame the preview (CSP frame-ancestors) or read it
+ * through CORS, also on a workspace's own published port where the preview proxy is not in between.
+ */
+export const PREVIEW_WEB_ORIGINS_ENV = 'PREVIEW_WEB_ORIGINS';

@@ -55,4 +55,22 @@ describe('LineRing', () => {
     expect(ring.tail()).toEqual(['E1', 'cd', 'e']);
     expect(ring.tail(1)).toEqual(['e']);
   });
+
+  it('tells listeners of each complete line, with its stream, until they unsubscribe', () => {
+    const ring = new LineRing(10);
+    const heard: string[] = [];
+    ring.write('stdout', 'before\n');
+    const off = ring.subscribe((line) => heard.push(`${line.stream}:${line.line}`));
+    ring.write('stdout', 'par');
+    ring.write('stderr', 'oops\r\n');
+    ring.write('stdout', 'tial\n');
+    off();
+    ring.write('stdout', 'after\n');
+    expect(heard).toEqual(['stderr:oops', 'stdout:partial']);
+    expect(ring.recent(2)).toEqual([
+      { stream: 'stdout', line: 'partial' },
+      { stream: 'stdout', line: 'after' },
+    ]);
+    expect(ring.recent(0)).toEqual([]);
+  });
 });

@@ -29,18 +29,44 @@ export class DockerFrameDemuxer {
 
 /** Demuxes a whole multiplexed buffer into lines, in output order; a partial last line is kept. */
 export function demuxLines(buffer: Buffer): LogLine[] {
-  const carry: Record<OutputStream, string> = { stdout: '', stderr: '' };
   const lines: LogLine[] = [];
-  new DockerFrameDemuxer().push(buffer, (stream, payload) => {
-    // Frames are not line-aligned: a partial line waits for the next frame of the same stream.
-    const parts = (carry[stream] + payload.toString('utf8')).split('\n');
-    carry[stream] = parts.pop() ?? '';
-    for (const line of parts) lines.push({ stream, line: line.replace(/\r$/, '') });
-  });
-  for (const stream of ['stdout', 'stderr'] as const) {
-    if (carry[stream]) lines.push({ stream, line: carry[stream] });
-  }
+  const splitter = new LineSplitter();
+  const collect = (line: LogLine) => lines.push(line);
+  // Frames are not line-aligned: a partial line waits for the next frame of the same stream.
+  new DockerFrameDemuxer().push(buffer, (stream, payload) =>
+    splitter.write(stream, payload.toString('utf8'), collect),
+  );
+  splitter.flush(collect);
   return lines;
+}
+
+/**
+ * Cuts the output of several streams into lines (a trailing `\r` dropped); each stream keeps its
+ * own partial line until its newline comes. Text must be whole characters (decode with a
+ * `StringDecoder` or `setEncoding` when chunks can cut one).
+ */
+export class LineSplitter {
+  private readonly partial = new Map<OutputStream, string>();
+
+  write(stream: OutputStream, text: string, onLine: (line: LogLine) => void): void {
+    const parts = ((this.partial.get(stream) ?? '') + text).split('\n');
+    this.partial.set(stream, parts.pop() ?? '');
+    for (const line of parts) onLine({ stream, line: line.replace(/\r$/, '') });
+  }
+
+  /** Lines not ended yet, per stream. */
+  pending(): LogLine[] {
+    return [...this.partial]
+      .filter(([, line]) => line.length > 0)
+      .map(([stream, line]) => ({ stream, line }));
+  }
+
+  /** Hands out the lines not ended yet and forgets them. */
+  flush(onLine: (line: LogLine) => void): void {
+    const pending = this.pending();
+    this.partial.clear();
+    for (const line of pending) onLine(line);
+  }
 }
 
 /** Collects output up to a byte budget, keeping the end (where errors are) when it overflows. */
@@ -74,28 +100,54 @@ export class OutputTail {
   }
 }
 
-/** A bounded buffer of the most recent lines of several streams (each keeps its own partial line). */
+/**
+ * A bounded buffer of the most recent lines of several streams (each keeps its own partial line),
+ * with listeners told of every complete line as it arrives.
+ */
 export class LineRing {
-  private readonly lines: string[] = [];
-  private readonly partial = new Map<string, string>();
+  private readonly lines: LogLine[] = [];
+  private readonly splitter = new LineSplitter();
+  private readonly listeners = new Set<(line: LogLine) => void>();
 
   constructor(private readonly capacity: number) {}
 
   /** Appends raw output of one stream, completing that stream's partial line. */
-  write(stream: string, text: string): void {
-    const parts = ((this.partial.get(stream) ?? '') + text).split('\n');
-    this.partial.set(stream, parts.pop() ?? '');
-    for (const line of parts) this.push(line.replace(/\r$/, ''));
+  write(stream: OutputStream, text: string): void {
+    this.splitter.write(stream, text, (line) => this.add(line));
   }
 
-  push(line: string): void {
+  push(line: string, stream: OutputStream = 'stderr'): void {
+    this.add({ stream, line });
+  }
+
+  /** The last `count` lines as text, partial lines included. */
+  tail(count = this.capacity): string[] {
+    const all = [...this.lines, ...this.splitter.pending()].map((entry) => entry.line);
+    return count >= all.length ? all : all.slice(all.length - count);
+  }
+
+  /** The last `count` complete lines. */
+  recent(count: number): LogLine[] {
+    return count <= 0 ? [] : this.lines.slice(-count);
+  }
+
+  /** Calls `listener` with every complete line from now on; answers the function that stops it. */
+  subscribe(listener: (line: LogLine) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  private add(line: LogLine): void {
     this.lines.push(line);
     if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
-  }
-
-  tail(count = this.capacity): string[] {
-    const partials = [...this.partial.values()].filter((line) => line.length > 0);
-    const all = [...this.lines, ...partials];
-    return count >= all.length ? all : all.slice(all.length - count);
+    for (const listener of this.listeners) {
+      try {
+        listener(line);
+      } catch {
+        // A listener's failure must not cut the dev server's output off from the others.
+      }
+    }
   }
 }

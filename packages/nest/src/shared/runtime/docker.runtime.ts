@@ -1,6 +1,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { Inject, Injectable } from '@nestjs/common';
+import { StringDecoder } from 'node:string_decoder';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Dockerode from 'dockerode';
 import type {
   ContainerInfo,
@@ -13,12 +14,14 @@ import type {
 import { DockerService, dockerErrorMessage, dockerStatusCode, notFoundAsWorkspace } from '../services/docker.service';
 import { ConfinedFs } from './confined-fs.util';
 import { publishedContainerPort, toContainerInfo, toContainerStats } from './docker-mapping.util';
-import { demuxLines } from './docker-frames.util';
+import { demuxLines, DockerFrameDemuxer, LineSplitter, type LogLine } from './docker-frames.util';
+import { LoopVolumes } from './loop-volumes.service';
 import { DEFAULT_CONTAINER_PORT } from './dev-server.constants';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, WorkspaceFileError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId, normalizeWorkspacePath } from './workspace-path.util';
 import {
+  type DiskUsage,
   WORKSPACE_LABELS,
   type WorkspaceAddress,
   type WorkspaceFileContent,
@@ -38,7 +41,7 @@ import {
 } from './workspace-container.util';
 import {
   listArchiveEntries,
-  packWorkspaceFile,
+  MAX_READ_BYTES,
   packWorkspaceFiles,
   readArchiveFiles,
   readFirstEntry,
@@ -66,12 +69,15 @@ export function workspaceVolumeName(sessionId: string): string {
 export class DockerRuntime implements WorkspaceRuntime {
   readonly kind = 'docker' as const;
   readonly publishesHostPorts = true;
+  private readonly logger = new Logger(DockerRuntime.name);
   private network: Promise<void> | null = null;
+  private storageNoticeGiven = false;
   private readonly hostVolumes = new Map<string, Promise<ConfinedFs | null>>();
 
   constructor(
     @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
     private readonly docker: DockerService,
+    private readonly loops: LoopVolumes,
   ) {}
 
   ping(): Promise<void> {
@@ -89,7 +95,13 @@ export class DockerRuntime implements WorkspaceRuntime {
     const volume = workspaceVolumeName(spec.sessionId);
     const labels = workspaceLabels(spec, this.options.deploymentId);
     await this.ensureNetwork();
-    await this.docker.createVolume(volume, labels);
+    const device = await this.storageDevice(spec);
+    try {
+      await this.docker.createVolume(volume, labels, device ? { type: 'ext4', device } : undefined);
+    } catch (error) {
+      if (device) await this.loops.release(spec.sessionId).catch(() => undefined);
+      throw error;
+    }
     try {
       const id = await this.createContainer(spec, volume, labels).catch(async (error: unknown) => {
         // The network can vanish under us (someone pruned it): create it again, once.
@@ -100,8 +112,12 @@ export class DockerRuntime implements WorkspaceRuntime {
       });
       return { id };
     } catch (error) {
-      // Leave nothing behind; a volume still used by an older container of this session stays.
-      await this.docker.removeVolume(volume).catch(() => undefined);
+      // Leave nothing behind; a volume still used by an older container of this session stays,
+      // and with it its file system.
+      await this.docker
+        .removeVolume(volume)
+        .then(() => this.loops.release(spec.sessionId))
+        .catch(() => undefined);
       throw error;
     }
   }
@@ -144,6 +160,8 @@ export class DockerRuntime implements WorkspaceRuntime {
     const containers = await this.docker.listContainers([`${WORKSPACE_LABELS.sessionId}=${sessionId}`]);
     for (const container of containers) await this.docker.removeContainer(container.Id);
     await this.removeManagedVolumes([workspaceVolumeName(sessionId)]);
+    // Also a file system whose volume was never made (a crash between the two).
+    await this.loops.release(sessionId);
   }
 
   async inspect(id: string): Promise<ContainerInfo> {
@@ -171,6 +189,33 @@ export class DockerRuntime implements WorkspaceRuntime {
   async logs(id: string, options: { tail?: number } = {}): Promise<string[]> {
     try {
       return demuxLines(await this.docker.logs(id, options.tail ?? 200)).map((entry) => entry.line);
+    } catch (error) {
+      throw notFoundAsWorkspace(error, id);
+    }
+  }
+
+  async followLogs(
+    id: string,
+    onLine: (line: LogLine) => void,
+    options: { tail?: number; onEnd?: () => void } = {},
+  ): Promise<() => void> {
+    const demuxer = new DockerFrameDemuxer();
+    const splitter = new LineSplitter();
+    // One decoder per stream: a frame may end inside a multi-byte character.
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+    try {
+      return await this.docker.followLogs(
+        id,
+        options.tail ?? 0,
+        (chunk) =>
+          demuxer.push(chunk, (stream, payload) =>
+            splitter.write(stream, decoders[stream].write(payload), onLine),
+          ),
+        () => {
+          splitter.flush(onLine);
+          options.onEnd?.();
+        },
+      );
     } catch (error) {
       throw notFoundAsWorkspace(error, id);
     }
@@ -228,12 +273,31 @@ export class DockerRuntime implements WorkspaceRuntime {
   }
 
   async oomKills(since: Date, until: Date): Promise<string[]> {
-    const events = await this.docker.containerEvents('oom', [`${WORKSPACE_LABELS.managed}=true`], since, until);
+    const events = await this.docker.containerEvents(
+      'oom',
+      [`${WORKSPACE_LABELS.managed}=true`],
+      since,
+      until,
+    );
     return [...new Set(events.map((event) => event.id))];
   }
 
-  listVolumes(): Promise<WorkspaceVolumeInfo[]> {
-    return this.docker.listVolumeInfos([`${WORKSPACE_LABELS.managed}=true`]);
+  /** Workspace volumes, and the file system images of sessions that have no volume (left by a crash). */
+  async listVolumes(): Promise<WorkspaceVolumeInfo[]> {
+    const volumes = await this.docker.listVolumeInfos([`${WORKSPACE_LABELS.managed}=true`]);
+    const withVolume = new Set(volumes.map((volume) => volume.labels[WORKSPACE_LABELS.sessionId]));
+    const images = (await this.loops.sessions())
+      .filter((sessionId) => !withVolume.has(sessionId))
+      .map((sessionId) => ({
+        name: this.loops.imageOf(sessionId),
+        labels: {
+          [WORKSPACE_LABELS.managed]: 'true',
+          [WORKSPACE_LABELS.sessionId]: sessionId,
+          // The images' folder is this deployment's own.
+          ...(this.options.deploymentId ? { [WORKSPACE_LABELS.deployment]: this.options.deploymentId } : {}),
+        },
+      }));
+    return [...volumes, ...images];
   }
 
   async readFile(id: string, path: string): Promise<Buffer> {
@@ -255,29 +319,89 @@ export class DockerRuntime implements WorkspaceRuntime {
     return entry.content;
   }
 
-  async writeFile(id: string, path: string, content: Buffer): Promise<void> {
-    const relative = normalizeWorkspacePath(path);
+  writeFile(id: string, path: string, content: Buffer): Promise<void> {
+    return this.applyChanges(id, { writes: [{ path, content }], deletes: [] });
+  }
+
+  async applyChanges(
+    id: string,
+    changes: { writes: WorkspaceFileContent[]; deletes: string[] },
+  ): Promise<void> {
+    const writes = changes.writes.map((write) => ({
+      path: normalizeWorkspacePath(write.path),
+      content: write.content,
+    }));
+    const deletes = changes.deletes.map((path) => normalizeWorkspacePath(path));
+    // Deletes first: they go through an exec (~100 ms), and the writes right after it, so the dev
+    // server sees the whole change within a few ms and a batch reloads the preview once.
+    if (deletes.length > 0) {
+      // Inside the workspace, as its own user: whatever a path leads to, only the workspace's own
+      // files can be removed. The archive API has no delete.
+      const result = await this.exec(id, ['rm', '-f', '--', ...deletes], {
+        user: WORKSPACE_USER,
+        timeoutMs: this.options.operationTimeoutMs,
+      });
+      if (result.exitCode !== 0) {
+        throw new WorkspaceFileError(
+          `deleting ${deletes.join(', ')} failed: ${(result.stderr || result.stdout).trim()}`,
+          'not-a-file',
+        );
+      }
+    }
     // Same machine as the engine: an edit of an existing file goes straight into the volume's
     // folder (~0.4 ms instead of ~120 ms through the archive API: most of an edit's HMR latency).
     // New files and folders still go through the engine, so this process never creates anything
-    // on the host where a symlink planted by the workspace could lead.
-    const hostVolume = await this.hostVolume(id);
+    // on the host where a symlink planted by the workspace could lead. New files go first: the dev
+    // server reloads a page when a file it loaded changes, and the page must then find the new
+    // files it imports (a component added and used in one batch).
+    const hostVolume = writes.length > 0 ? await this.hostVolume(id) : null;
+    const existing = new Set<string>();
     if (hostVolume) {
+      for (const write of writes) if (await hostVolume.mayExist(write.path)) existing.add(write.path);
+    }
+    await this.writeThroughEngine(
+      id,
+      writes.filter((write) => !existing.has(write.path)),
+    );
+    const vanished: WorkspaceFileContent[] = [];
+    for (const write of writes) {
+      if (!hostVolume || !existing.has(write.path)) continue;
       try {
-        if (await hostVolume.overwriteExisting(relative, content)) return;
+        if (await hostVolume.overwriteExisting(write.path, write.content)) continue;
       } catch (error) {
         if (error instanceof WorkspaceFileError) throw error;
         // Anything else (the volume gone from the host, permissions): the engine decides.
       }
+      vanished.push(write);
     }
-    const tar = await packWorkspaceFile(relative, content);
+    await this.writeThroughEngine(id, vanished);
+  }
+
+  /** Writes files through the engine's archive API, one call for all (the tar carries their folders). */
+  private async writeThroughEngine(id: string, writes: WorkspaceFileContent[]): Promise<void> {
+    if (writes.length === 0) return;
+    const tar = await packWorkspaceFiles(writes);
     try {
-      // The tar carries the parent folders, so one call creates them. The root is the volume, which
-      // stays writable under a read-only root file system.
+      // The root is the volume, which stays writable under a read-only root file system.
       await this.docker.putArchive(id, WORKSPACE_DIR, tar);
     } catch (error) {
-      throw this.fileError(error, id, relative);
+      throw this.fileError(error, id, writes.map((write) => write.path).join(', '));
     }
+  }
+
+  async readTree(id: string): Promise<WorkspaceFileContent[]> {
+    let tree: { files: WorkspaceFileContent[]; skipped: string[] };
+    try {
+      tree = await this.docker.readArchive(id, WORKSPACE_DIR, (archive) => readArchiveFiles(archive));
+    } catch (error) {
+      throw notFoundAsWorkspace(error, id);
+    }
+    if (tree.skipped.length > 0) {
+      this.logger.warn(
+        `workspace ${id}: files over ${MAX_READ_BYTES} bytes left out of its tree: ${tree.skipped.join(', ')}`,
+      );
+    }
+    return tree.files;
   }
 
   /**
@@ -286,13 +410,16 @@ export class DockerRuntime implements WorkspaceRuntime {
    * then go through the engine's archive API. Looked up once per container.
    */
   private hostVolume(id: string): Promise<ConfinedFs | null> {
-    if (!this.options.hostVolumeWrites || this.options.dockerSocket.startsWith('tcp://')) return Promise.resolve(null);
+    if (!this.options.hostVolumeWrites || this.options.dockerSocket.startsWith('tcp://'))
+      return Promise.resolve(null);
     let found = this.hostVolumes.get(id);
     if (!found) {
       found = this.docker
         .inspectContainer(id)
         .then(async (info) => {
-          const mount = (info.Mounts ?? []).find((m) => m.Type === 'volume' && m.Destination === WORKSPACE_DIR);
+          const mount = (info.Mounts ?? []).find(
+            (m) => m.Type === 'volume' && m.Destination === WORKSPACE_DIR,
+          );
           if (!mount?.Source) return null;
           await access(mount.Source, fsConstants.W_OK);
           return new ConfinedFs(mount.Source);
@@ -303,36 +430,31 @@ export class DockerRuntime implements WorkspaceRuntime {
     return found;
   }
 
+  /**
+   * From this host when the volume's folder is reachable (statfs of a workspace's own ext4, else a
+   * walk of the folder); otherwise `du` inside the workspace, through the engine.
+   */
+  async diskUsage(id: string): Promise<DiskUsage> {
+    const hostVolume = await this.hostVolume(id);
+    if (hostVolume) {
+      try {
+        return await hostVolume.diskUsage();
+      } catch {
+        // The folder went away from this host: ask the workspace itself.
+      }
+    }
+    const result = await this.exec(id, ['du', '-sk', WORKSPACE_DIR], { timeoutMs: this.options.operationTimeoutMs });
+    const kib = /^(\d+)\s/.exec(result.stdout)?.[1];
+    if (kib === undefined) throw new Error(`du in workspace ${id} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+    return { usedBytes: Number(kib) * 1024, cheap: false };
+  }
+
   async listFiles(id: string): Promise<FileTreeEntry[]> {
     try {
       return await this.docker.readArchive(id, WORKSPACE_DIR, listArchiveEntries);
     } catch (error) {
       throw notFoundAsWorkspace(error, id);
     }
-  }
-
-  async readTree(id: string): Promise<WorkspaceFileContent[]> {
-    try {
-      return await this.docker.readArchive(id, WORKSPACE_DIR, readArchiveFiles);
-    } catch (error) {
-      throw notFoundAsWorkspace(error, id);
-    }
-  }
-
-  async applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void> {
-    const writes = changes.writes.map((file) => ({ path: normalizeWorkspacePath(file.path), content: file.content }));
-    const deletes = changes.deletes.map((path) => normalizeWorkspacePath(path));
-    if (writes.length > 0) {
-      try {
-        await this.docker.putArchive(id, WORKSPACE_DIR, await packWorkspaceFiles(writes));
-      } catch (error) {
-        throw this.fileError(error, id, writes.map((file) => file.path).join(', '));
-      }
-    }
-    if (deletes.length === 0) return;
-    // rm in the workspace itself, as its user: a link is removed, never followed.
-    const result = await this.exec(id, ['rm', '-rf', '--', ...deletes]);
-    if (result.exitCode !== 0) throw new Error(`deleting ${deletes.join(', ')} in workspace ${id} failed: ${result.stderr.trim()}`);
   }
 
   private async createContainer(
@@ -403,8 +525,29 @@ export class DockerRuntime implements WorkspaceRuntime {
       if (!name) continue;
       const labels = await this.docker.volumeLabels(name);
       // Only volumes this runtime made: a mount the operator added by hand is not ours to delete.
-      if (labels?.[WORKSPACE_LABELS.managed] === 'true') await this.docker.removeVolume(name);
+      if (labels?.[WORKSPACE_LABELS.managed] !== 'true') continue;
+      await this.docker.removeVolume(name);
+      const sessionId = labels[WORKSPACE_LABELS.sessionId];
+      if (sessionId) await this.loops.release(sessionId);
     }
+  }
+
+  /**
+   * The loop device holding the session's own file system (the kernel-enforced storage limit), or
+   * null where there is none (see LoopVolumes): then a plain volume, and the limit is enforced
+   * by the files API and the health monitor only.
+   */
+  private async storageDevice(spec: ContainerSpec): Promise<string | null> {
+    if (this.options.storageHardLimit === 'off') return null;
+    const reason = await this.loops.unavailable();
+    if (reason && this.options.storageHardLimit === 'auto') {
+      if (!this.storageNoticeGiven) {
+        this.storageNoticeGiven = true;
+        this.logger.log(`workspace storage: no kernel-enforced limit (${reason}); the files API and the health monitor enforce it`);
+      }
+      return null;
+    }
+    return this.loops.attach(spec.sessionId, spec.resources.storageBytes);
   }
 
   private async inspectRaw(id: string): Promise<Dockerode.ContainerInspectInfo> {
@@ -414,7 +557,6 @@ export class DockerRuntime implements WorkspaceRuntime {
       throw notFoundAsWorkspace(error, id);
     }
   }
-
 
   /** The archive endpoint answers 404 both for a missing container and a missing path. */
   private fileError(error: unknown, id: string, path: string): unknown {
@@ -429,6 +571,9 @@ export class DockerRuntime implements WorkspaceRuntime {
     // other way round), e.g. a write below the node_modules symlink.
     if ((status === 400 || status === 500) && /cannot overwrite|not a directory/i.test(message)) {
       return new WorkspaceFileError(`${path} cannot be written: ${message}`, 'not-a-file');
+    }
+    if (status === 500 && /no space left on device|disk quota exceeded/i.test(message)) {
+      return new WorkspaceFileError(`${path} could not be written: the workspace's storage is full`, 'no-space');
     }
     if ((status === 400 || status === 403 || status === 500) && /read-only|readonly/i.test(message)) {
       return new WorkspaceFileError(`${path} lies outside the writable workspace: ${message}`, 'outside');

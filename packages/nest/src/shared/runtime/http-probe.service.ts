@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { type Agent, request } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import { DEV_SERVER_HOST_HEADER } from './dev-server.constants';
 
@@ -21,12 +21,14 @@ export interface ProbeOptions {
    */
   connectTimeoutMs?: number;
   keepBody?: boolean;
+  /** Keeps connections for later requests (default: one connection per request). */
+  agent?: Agent;
 }
 
 /** The HTTP probe of dev servers (sent as `localhost`, see DEV_SERVER_HOST_HEADER), behind a class so tests can swap it for a fake. */
 @Injectable()
 export class HttpProbe {
-  /** One GET without keep-alive. Never rejects. */
+  /** One GET (without keep-alive unless an agent is given). Never rejects. */
   get(url: string, options: ProbeOptions): Promise<ProbeResult> {
     const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 500, options.timeoutMs);
     return new Promise((resolve) => {
@@ -38,7 +40,7 @@ export class HttpProbe {
         clearTimeout(connect);
         resolve(result);
       };
-      const req = request(url, { method: 'GET', agent: false, headers: { host: DEV_SERVER_HOST_HEADER } }, (res) => {
+      const req = request(url, { method: 'GET', agent: options.agent ?? false, headers: { host: DEV_SERVER_HOST_HEADER } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => {
           if (options.keepBody) chunks.push(chunk);
@@ -59,7 +61,11 @@ export class HttpProbe {
         () => req.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)),
         connectTimeoutMs,
       );
-      req.once('socket', (socket) => socket.once('connect', () => clearTimeout(connect)));
+      req.once('socket', (socket) => {
+        // A kept connection is connected already and never says so again.
+        if (!socket.connecting) clearTimeout(connect);
+        else socket.once('connect', () => clearTimeout(connect));
+      });
       req.once('error', (error: NodeJS.ErrnoException) =>
         finish({ status: null, error: error.code ?? error.message }),
       );

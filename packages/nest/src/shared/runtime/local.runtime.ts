@@ -16,13 +16,18 @@ import type {
 } from '@builder/shared';
 import { ConfinedFs } from './confined-fs.util';
 import { DEV_SERVER_ENV, DEV_SERVER_NODE_FLAGS } from './dev-server.constants';
-import { LineRing, OutputTail } from './docker-frames.util';
+import { LineRing, type LogLine, OutputTail } from './docker-frames.util';
 import { groupAlive, readGroupUsage, signalGroup } from './process-group.util';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, RuntimeTimeoutError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId } from './workspace-path.util';
 import { workspaceLabels } from './workspace-container.util';
-import { type WorkspaceAddress, type WorkspaceFileContent, type WorkspaceRuntime } from './workspace-runtime.interface';
+import {
+  type DiskUsage,
+  type WorkspaceAddress,
+  type WorkspaceFileContent,
+  type WorkspaceRuntime,
+} from './workspace-runtime.interface';
 
 const LOCAL_HOST = '127.0.0.1';
 const LOG_LINES = 2_000;
@@ -262,6 +267,17 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
     return this.get(id).logs.tail(options.tail ?? 200);
   }
 
+  /** The output of every run of the dev server goes to the same lines, so a restart does not end it. */
+  async followLogs(
+    id: string,
+    onLine: (line: LogLine) => void,
+    options: { tail?: number } = {},
+  ): Promise<() => void> {
+    const logs = this.get(id).logs;
+    for (const line of logs.recent(options.tail ?? 0)) onLine(line);
+    return logs.subscribe(onLine);
+  }
+
   async stats(id: string): Promise<ContainerStats> {
     const workspace = this.get(id);
     const memoryLimitBytes = workspace.spec.resources.memoryBytes;
@@ -318,14 +334,30 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
     return this.get(id).files.listFiles();
   }
 
-  readTree(id: string): Promise<WorkspaceFileContent[]> {
-    return this.get(id).files.readTree();
+  async readTree(id: string): Promise<WorkspaceFileContent[]> {
+    const tree = await this.get(id).files.readTree();
+    if (tree.skipped.length > 0)
+      this.logger.warn(`workspace ${id}: files too large for its tree left out: ${tree.skipped.join(', ')}`);
+    return tree.files;
   }
 
-  async applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void> {
-    const { files } = this.get(id);
-    for (const file of changes.writes) await files.writeFile(file.path, file.content);
-    for (const path of changes.deletes) await files.remove(path);
+  async applyChanges(
+    id: string,
+    changes: { writes: WorkspaceFileContent[]; deletes: string[] },
+  ): Promise<void> {
+    const files = this.get(id).files;
+    // In the order the docker runtime keeps (see there): deletes, new files, changed files.
+    for (const path of changes.deletes) await files.deleteFile(path);
+    const existing = await Promise.all(changes.writes.map((write) => files.mayExist(write.path)));
+    for (const [index, write] of changes.writes.entries())
+      if (!existing[index]) await files.writeFile(write.path, write.content);
+    for (const [index, write] of changes.writes.entries())
+      if (existing[index]) await files.writeFile(write.path, write.content);
+  }
+
+  /** The workspace folder, walked: no kernel limit here (see WorkspaceStorageService for the checks). */
+  diskUsage(id: string): Promise<DiskUsage> {
+    return this.get(id).files.diskUsage();
   }
 
   /** Children never outlive the backend: a graceful shutdown stops them here (the watchdog covers crashes). */

@@ -21,8 +21,8 @@ describe('resolveRuntimeOptions', () => {
     expect(() => resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', startTimeoutMs: 0 })).toThrow(
       /"startTimeoutMs"/,
     );
-    expect(() => resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', healthcheckIntervalMs: -1 })).toThrow(
-      /"healthcheckIntervalMs"/,
-    );
+    expect(() =>
+      resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', healthcheckIntervalMs: -1 }),
+    ).toThrow(/"healthcheckIntervalMs"/);
   });
 });

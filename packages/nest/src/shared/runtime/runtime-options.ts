@@ -55,17 +55,21 @@ export interface RuntimeOptions {
    */
   swarmAttachContainer?: string;
   /**
-   * Swarm: the CPU limit of each workspace, in cores. A service's quota is accounted per 100 ms
-   * and cannot change without replacing the task, so the docker runtime's "half a core once
-   * ready, per second" is not available. A start keeps 1-1.5 cores busy: measured against the
-   * docker runtime in the same run, a cold create took 1.8× with half a core, 1.44× with one and
-   * 1.2× with two.
+   * Swarm: the CPU limit of each workspace, in cores (default the plan's 0.5). A service's quota
+   * is accounted per 100 ms and cannot change without replacing the task, so the docker runtime's
+   * "half a core once ready, per second" is not available: the limit holds from the start, which
+   * slows a cold start (see SWARM_CPU_LIMIT_CORES for the measured cost).
    */
   swarmCpuLimitCores: number;
   /** Swarm: CPU cores reserved for each workspace when Swarm places it (memory is reserved at its limit). */
   swarmCpuReservationCores: number;
   /** Swarm: placement constraints of every workspace service, e.g. `node.role==worker`. */
   swarmPlacementConstraints: string[];
+  /**
+   * A kernel-enforced storage limit per Docker workspace (see LoopVolumes): `auto` where it can be
+   * made, `loop` always (a create fails where it cannot), `off` never.
+   */
+  storageHardLimit: 'auto' | 'loop' | 'off';
 }
 
 export const DEFAULT_RUNTIME_OPTIONS = {
@@ -80,9 +84,10 @@ export const DEFAULT_RUNTIME_OPTIONS = {
   pullTimeoutMs: 300_000,
   operationTimeoutMs: 30_000,
   healthcheckIntervalMs: 0,
-  swarmCpuLimitCores: 2,
+  swarmCpuLimitCores: 0.5,
   swarmCpuReservationCores: 0.1,
   swarmPlacementConstraints: [],
+  storageHardLimit: 'auto',
 } as const satisfies Partial<RuntimeOptions>;
 
 /** Options with only the paths required; everything else falls back to {@link DEFAULT_RUNTIME_OPTIONS}. */
@@ -116,11 +121,7 @@ export function resolveRuntimeOptions(input: RuntimeOptionsInput): RuntimeOption
       throw new Error(`runtime option "${key}" must be an absolute path, got "${String(options[key])}"`);
     }
   }
-  for (const key of [
-    'startTimeoutMs',
-    'pullTimeoutMs',
-    'operationTimeoutMs',
-  ] as const) {
+  for (const key of ['startTimeoutMs', 'pullTimeoutMs', 'operationTimeoutMs'] as const) {
     if (!Number.isFinite(options[key]) || options[key] <= 0) {
       throw new Error(`runtime option "${key}" must be a positive number, got "${String(options[key])}"`);
     }
@@ -128,6 +129,11 @@ export function resolveRuntimeOptions(input: RuntimeOptionsInput): RuntimeOption
   if (!Number.isFinite(options.healthcheckIntervalMs) || options.healthcheckIntervalMs < 0) {
     throw new Error(
       `runtime option "healthcheckIntervalMs" must be 0 (off) or a positive number, got "${String(options.healthcheckIntervalMs)}"`,
+    );
+  }
+  if (!['auto', 'loop', 'off'].includes(options.storageHardLimit)) {
+    throw new Error(
+      `runtime option "storageHardLimit" must be auto, loop or off, got "${String(options.storageHardLimit)}"`,
     );
   }
   if (!options.networkName) throw new Error('runtime option "networkName" must not be empty');

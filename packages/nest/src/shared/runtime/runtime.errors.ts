@@ -45,7 +45,7 @@ export class RuntimeTimeoutError extends Error {
 export class WorkspaceFileError extends Error {
   constructor(
     message: string,
-    readonly reason: 'not-found' | 'not-a-file' | 'outside' | 'too-large',
+    readonly reason: 'not-found' | 'not-a-file' | 'outside' | 'too-large' | 'no-space',
   ) {
     super(message);
     this.name = 'WorkspaceFileError';

@@ -12,6 +12,7 @@ import { DockerRuntime } from './docker.runtime';
 import { HttpProbe } from './http-probe.service';
 import { LocalRuntime } from './local.runtime';
 import { SwarmRuntime } from './swarm.runtime';
+import { LoopVolumes } from './loop-volumes.service';
 import {
   RUNTIME_OPTIONS,
   resolveRuntimeOptions,
@@ -81,6 +82,7 @@ export class RuntimeModule {
         DockerRuntime,
         LocalRuntime,
         SwarmRuntime,
+        LoopVolumes,
         HttpProbe,
         TemplateService,
         {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type Dockerode from 'dockerode';
@@ -13,7 +14,7 @@ import type {
 } from '@builder/shared';
 import { DockerService, dockerErrorMessage, dockerStatusCode, notFoundAsWorkspace, type SwarmNode, type SwarmTask } from '../services/docker.service';
 import { DEFAULT_CONTAINER_PORT } from './dev-server.constants';
-import { demuxLines } from './docker-frames.util';
+import { demuxLines, type LogLine } from './docker-frames.util';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import {
   ImageUnavailableError,
@@ -45,6 +46,7 @@ import {
 } from './workspace-container.util';
 import { normalizeWorkspacePath } from './workspace-path.util';
 import {
+  type DiskUsage,
   WORKSPACE_LABELS,
   type WorkspaceAddress,
   type WorkspaceFileContent,
@@ -253,6 +255,47 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     }
   }
 
+  /**
+   * The dev server's output from its agent (NDJSON lines), which ends the answer when the dev
+   * server exits, as a stopped container's log stream ends on the docker runtime.
+   */
+  async followLogs(
+    id: string,
+    onLine: (line: LogLine) => void,
+    options: { tail?: number; onEnd?: () => void } = {},
+  ): Promise<() => void> {
+    let pending = '';
+    const deliver = (text: string): void => {
+      if (!text) return;
+      try {
+        const entry = JSON.parse(text) as LogLine;
+        if ((entry.stream === 'stdout' || entry.stream === 'stderr') && typeof entry.line === 'string') onLine(entry);
+      } catch {
+        // not a line of the agent's: skipped
+      }
+    };
+    const decoder = new StringDecoder('utf8');
+    return this.agentCall(
+      id,
+      { method: 'GET', path: '/v1/logs', query: { tail: String(options.tail ?? 0) }, timeoutMs: this.options.operationTimeoutMs },
+      (target, call) =>
+        this.agent.stream(
+          target,
+          call,
+          (chunk) => {
+            const lines = (pending + decoder.write(chunk)).split('\n');
+            pending = lines.pop() ?? '';
+            for (const line of lines) deliver(line);
+          },
+          () => {
+            deliver(pending + decoder.end());
+            pending = '';
+            options.onEnd?.();
+          },
+        ),
+    );
+  }
+
   async stats(id: string): Promise<ContainerStats> {
     return this.agentJson<ContainerStats>(id, { method: 'GET', path: '/v1/stats', timeoutMs: this.options.operationTimeoutMs });
   }
@@ -308,13 +351,23 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   }
 
   async readTree(id: string): Promise<WorkspaceFileContent[]> {
-    const files = await this.agentJson<Array<{ path: string; content: string }>>(id, {
+    const tree = await this.agentJson<{ files: Array<{ path: string; content: string }>; skipped: string[] }>(id, {
       method: 'GET',
       path: '/v1/tree',
       query: { content: '1' },
       timeoutMs: this.options.operationTimeoutMs,
     });
-    return files.map((file) => ({ path: file.path, content: Buffer.from(file.content, 'base64') }));
+    if (tree.skipped.length > 0) this.logger.warn(`workspace ${id}: files too large for its tree left out: ${tree.skipped.join(', ')}`);
+    return tree.files.map((file) => ({ path: file.path, content: Buffer.from(file.content, 'base64') }));
+  }
+
+  /**
+   * The agent walks the workspace's files (its volume is on whichever node runs it: no statfs of
+   * its own). Not cheap: the storage service counts writes between measurements, and the health
+   * monitor measures every running workspace each round and ends one over the limit.
+   */
+  diskUsage(id: string): Promise<DiskUsage> {
+    return this.agentJson<DiskUsage>(id, { method: 'GET', path: '/v1/disk-usage', timeoutMs: this.options.operationTimeoutMs });
   }
 
   async applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void> {

@@ -62,6 +62,68 @@ export class WorkspaceAgentClient {
     this.pool.destroy();
   }
 
+  /**
+   * A streaming answer: resolves once the agent accepted the call (an error answer rejects as
+   * {@link json} does), then hands each chunk to `onData` until the agent ends the answer
+   * (`onEnd`) or the answered function is called. On a connection of its own, not the pool's: it
+   * may stay open for the workspace's whole life. TCP keep-alive finds an agent whose node is gone.
+   */
+  stream(
+    target: AgentTarget,
+    call: Omit<AgentRequest, 'body'>,
+    onData: (chunk: Buffer) => void,
+    onEnd: () => void,
+  ): Promise<() => void> {
+    const query = call.query ? `?${new URLSearchParams(call.query).toString()}` : '';
+    const what = `${call.method} ${call.path} on workspace ${target.id}`;
+    return new Promise((resolve, reject) => {
+      let stopped = false;
+      const req = request(
+        {
+          host: target.host,
+          port: WORKSPACE_AGENT_PORT,
+          method: call.method,
+          path: `${call.path}${query}`,
+          agent: false,
+          headers: { authorization: `Bearer ${target.token}` },
+        },
+        (res) => {
+          clearTimeout(timer);
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.once('end', () => reject(agentError(status, Buffer.concat(chunks), what, call.timeoutMs)));
+            return;
+          }
+          res.on('data', onData);
+          // A connection that broke ends the output too: the caller follows again if it wants.
+          res.once('close', () => {
+            if (!stopped) onEnd();
+          });
+          resolve(() => {
+            stopped = true;
+            req.destroy();
+          });
+        },
+      );
+      req.once('socket', (socket) => socket.setKeepAlive(true, 5_000));
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new RuntimeTimeoutError(what, call.timeoutMs));
+      }, call.timeoutMs);
+      req.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(
+          error.code && UNREACHABLE_CODES.has(error.code)
+            ? new WorkspaceUnreachableError(target.id, `${error.code} from ${target.host}:${WORKSPACE_AGENT_PORT}`, { cause: error })
+            : error,
+        );
+      });
+      req.end();
+    });
+  }
+
   private send(target: AgentTarget, call: AgentRequest): Promise<Buffer> {
     const query = call.query ? `?${new URLSearchParams(call.query).toString()}` : '';
     const payload =

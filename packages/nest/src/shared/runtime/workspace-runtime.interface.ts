@@ -6,6 +6,9 @@ import type {
   FileTreeEntry,
   ResourceAllocation,
 } from '@builder/shared';
+import type { LogLine } from './docker-frames.util';
+
+export type { LogLine } from './docker-frames.util';
 
 /** Injection token of the active {@link WorkspaceRuntime}. */
 export const WORKSPACE_RUNTIME = Symbol('WORKSPACE_RUNTIME');
@@ -32,6 +35,19 @@ export const WORKSPACE_LABELS = {
 export interface WorkspaceFileContent {
   path: string;
   content: Buffer;
+}
+
+/**
+ * Bytes a workspace's files take on disk (allocated, as `du` counts them), caches included; the
+ * dependencies shared from the image or template do not count.
+ */
+export interface DiskUsage {
+  usedBytes: number;
+  /**
+   * Read in microseconds (a file system of the workspace's own: statfs), so a caller may ask
+   * before every write; false when it took a walk of the files or a process in the workspace.
+   */
+  cheap: boolean;
 }
 
 /** A volume the runtime keeps for a workspace, with its labels. */
@@ -74,6 +90,16 @@ export interface WorkspaceRuntime {
   exec(id: string, command: string[], options?: { timeoutMs?: number; user?: string }): Promise<ExecResult>;
   /** Recent output lines of the dev server. */
   logs(id: string, options?: { tail?: number }): Promise<string[]>;
+  /**
+   * Follows the dev server's output: `onLine` gets its last `tail` lines (default 0), then every
+   * line as it is printed, until the answered function is called or the output ends (the
+   * workspace stopped; `onEnd` is called then, not after an unsubscribe).
+   */
+  followLogs(
+    id: string,
+    onLine: (line: LogLine) => void,
+    options?: { tail?: number; onEnd?: () => void },
+  ): Promise<() => void>;
   stats(id: string): Promise<ContainerStats>;
   /** Changes limits of a live workspace (the CPU quota is applied once the dev server is ready). */
   updateResources(id: string, resources: Partial<ResourceAllocation>): Promise<void>;
@@ -97,8 +123,20 @@ export interface WorkspaceRuntime {
   writeFile(id: string, path: string, content: Buffer): Promise<void>;
   /** The workspace's files, without node_modules, .astro, .vite and .git. */
   listFiles(id: string): Promise<FileTreeEntry[]>;
-  /** Every regular file of the workspace (without node_modules, .astro, .vite, .git; no symlinks). */
+  /**
+   * Every regular file of the workspace with its content (without node_modules, .astro, .vite and
+   * .git; no symlinks): what a snapshot of the project keeps. Works on a stopped workspace where the
+   * runtime can. Files larger than the runtime's read limit are left out (and logged).
+   */
   readTree(id: string): Promise<WorkspaceFileContent[]>;
-  /** Writes files (creating folders) then deletes paths (a missing one is not an error), as one batch. */
+  /**
+   * Deletes paths (a missing one is not an error) and writes files (creating folders, owned by the
+   * workspace's user), as one batch: deletes first, then new files, then changed ones, as close
+   * together as the runtime can, so a dev server reloads a page once and finds every new file it
+   * imports. Paths are relative and already validated by the caller. Deletes need a running
+   * workspace where the runtime has no other way in.
+   */
   applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void>;
+  /** Disk space the workspace's files take (see {@link DiskUsage}), for the storage limit. */
+  diskUsage(id: string): Promise<DiskUsage>;
 }

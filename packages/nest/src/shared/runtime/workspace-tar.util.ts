@@ -11,31 +11,38 @@ export const WORKSPACE_GID = 1000;
 export const MAX_READ_BYTES = 10 * 1024 * 1024;
 
 /**
- * A tar holding one file and directory entries for its parents, owned by the workspace user, so one
- * putArchive at the workspace root creates missing folders and writes the file.
+ * A tar holding files and directory entries for their parents, owned by the workspace user, so one
+ * putArchive at the workspace root creates missing folders and writes every file.
  */
-export function packWorkspaceFile(normalizedPath: string, content: Buffer, mtime = new Date()): Promise<Buffer> {
-  return packWorkspaceFiles([{ path: normalizedPath, content }], mtime);
-}
-
-/** {@link packWorkspaceFile} for several files: each folder entry once, before what it holds. */
 export async function packWorkspaceFiles(
-  files: ReadonlyArray<{ path: string; content: Buffer }>,
+  files: Array<{ path: string; content: Buffer }>,
   mtime = new Date(),
 ): Promise<Buffer> {
   const pack = tar.pack();
   const owner = { uid: WORKSPACE_UID, gid: WORKSPACE_GID, uname: 'node', gname: 'node', mtime };
   const dirs = new Set<string>();
-  for (const { path, content } of files) {
-    for (const dir of parentDirs(path)) {
+  for (const file of files) {
+    for (const dir of parentDirs(file.path)) {
       if (dirs.has(dir)) continue;
       dirs.add(dir);
       pack.entry({ ...owner, name: `${dir}/`, type: 'directory', mode: 0o755 });
     }
-    pack.entry({ ...owner, name: path, type: 'file', mode: 0o644, size: content.length }, content);
+    pack.entry(
+      { ...owner, name: file.path, type: 'file', mode: 0o644, size: file.content.length },
+      file.content,
+    );
   }
   pack.finalize();
   return streamToBuffer(pack);
+}
+
+/** {@link packWorkspaceFiles} for one file. */
+export function packWorkspaceFile(
+  normalizedPath: string,
+  content: Buffer,
+  mtime = new Date(),
+): Promise<Buffer> {
+  return packWorkspaceFiles([{ path: normalizedPath, content }], mtime);
 }
 
 export interface ArchivedFile {
@@ -88,7 +95,7 @@ export async function listArchiveEntries(archive: Readable): Promise<FileTreeEnt
   for await (const entry of extract) {
     const { name, type, size } = entry.header;
     entry.resume();
-    const relative = archiveRelativePath(name);
+    const relative = name.replace(/^\.?\/?[^/]*\/?/, '').replace(/\/+$/, '');
     if (relative === '' || isIgnoredWorkspacePath(relative)) continue;
     if (type === 'directory') entries.push({ path: relative, type: 'directory' });
     else if (type === 'file') entries.push({ path: relative, type: 'file', size: size ?? 0 });
@@ -98,28 +105,34 @@ export async function listArchiveEntries(archive: Readable): Promise<FileTreeEnt
 }
 
 /**
- * The regular files of a tar of the workspace root (as {@link listArchiveEntries} names them) with
- * their contents, without {@link isIgnoredWorkspacePath} folders, sorted by path.
+ * The regular files of a tar of the workspace root (first path segment = the root folder's own
+ * name), with their contents, without {@link isIgnoredWorkspacePath} folders. Files over
+ * `maxFileBytes` are left out and named in `skipped`.
  */
-export async function readArchiveFiles(archive: Readable): Promise<Array<{ path: string; content: Buffer }>> {
+export async function readArchiveFiles(
+  archive: Readable,
+  maxFileBytes = MAX_READ_BYTES,
+): Promise<{ files: Array<{ path: string; content: Buffer }>; skipped: string[] }> {
   const extract = tar.extract();
   archive.on('error', (error: Error) => extract.destroy(error));
   archive.pipe(extract);
   const files: Array<{ path: string; content: Buffer }> = [];
+  const skipped: string[] = [];
   for await (const entry of extract) {
-    const path = archiveRelativePath(entry.header.name);
-    if (entry.header.type !== 'file' || path === '' || isIgnoredWorkspacePath(path)) {
+    const { name, type, size } = entry.header;
+    const relative = name.replace(/^\.?\/?[^/]*\/?/, '').replace(/\/+$/, '');
+    if (type !== 'file' || relative === '' || isIgnoredWorkspacePath(relative)) {
       entry.resume();
       continue;
     }
-    files.push({ path, content: await streamToBuffer(entry) });
+    if ((size ?? 0) > maxFileBytes) {
+      skipped.push(relative);
+      entry.resume();
+      continue;
+    }
+    files.push({ path: relative, content: await streamToBuffer(entry) });
   }
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-/** A tar entry's name without the archived root folder's own name: `app/src/a.astro` → `src/a.astro`. */
-function archiveRelativePath(name: string): string {
-  return name.replace(/^\.?\/?[^/]*\/?/, '').replace(/\/+$/, '');
+  return { files: files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), skipped };
 }
 
 export async function streamToBuffer(stream: AsyncIterable<unknown>): Promise<Buffer> {

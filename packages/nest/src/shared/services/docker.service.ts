@@ -221,7 +221,11 @@ export class DockerService {
   }
 
   /** Makes sure a bridge network of this name exists; safe against concurrent callers. */
-  async ensureNetwork(name: string, labels: Record<string, string>, driverOptions: Record<string, string> = {}): Promise<void> {
+  async ensureNetwork(
+    name: string,
+    labels: Record<string, string>,
+    driverOptions: Record<string, string> = {},
+  ): Promise<void> {
     const existing = await this.call('list networks', this.operationTimeoutMs, (abortSignal) =>
       this.docker.listNetworks({ filters: { name: [name] }, abortSignal }),
     );
@@ -244,10 +248,13 @@ export class DockerService {
     }
   }
 
-  /** Creates a named volume; an existing volume of that name is returned as is (Docker's own rule). */
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  /**
+   * Creates a named volume of the `local` driver, with its mount options when given (e.g. an ext4
+   * device); an existing volume of that name is returned as is (Docker's own rule).
+   */
+  async createVolume(name: string, labels: Record<string, string>, driverOpts?: Record<string, string>): Promise<void> {
     await this.call(`create volume ${name}`, this.operationTimeoutMs, (abortSignal) =>
-      this.docker.createVolume({ Name: name, Labels: labels, abortSignal }),
+      this.docker.createVolume({ Name: name, Labels: labels, ...(driverOpts ? { DriverOpts: driverOpts } : {}), abortSignal }),
     );
   }
 
@@ -295,7 +302,12 @@ export class DockerService {
    * Container events of one kind (e.g. `oom`) between two instants, for containers carrying every
    * label filter. A bounded query (`until` set): the engine answers what it recorded and closes.
    */
-  containerEvents(event: string, labels: string[], since: Date, until: Date): Promise<Array<{ id: string; time: number }>> {
+  containerEvents(
+    event: string,
+    labels: string[],
+    since: Date,
+    until: Date,
+  ): Promise<Array<{ id: string; time: number }>> {
     return this.call(`events ${event}`, this.operationTimeoutMs, async (abortSignal) => {
       const stream = (await this.docker.getEvents({
         since: Math.floor(since.getTime() / 1000),
@@ -309,8 +321,14 @@ export class DockerService {
       return text
         .split('\n')
         .filter((line) => line.trim())
-        .map((line) => JSON.parse(line) as { id?: string; Actor?: { ID?: string }; time?: number; timeNano?: number })
-        .map((e) => ({ id: e.Actor?.ID ?? e.id ?? '', time: e.timeNano ? Math.floor(e.timeNano / 1e6) : (e.time ?? 0) * 1000 }))
+        .map(
+          (line) =>
+            JSON.parse(line) as { id?: string; Actor?: { ID?: string }; time?: number; timeNano?: number },
+        )
+        .map((e) => ({
+          id: e.Actor?.ID ?? e.id ?? '',
+          time: e.timeNano ? Math.floor(e.timeNano / 1e6) : (e.time ?? 0) * 1000,
+        }))
         .filter((e) => e.id);
     });
   }
@@ -395,6 +413,33 @@ export class DockerService {
       this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail, abortSignal }),
     );
     return Buffer.isBuffer(output) ? output : Buffer.from(String(output));
+  }
+
+  /**
+   * Follows a container's output from its last `tail` lines on: `onChunk` gets the multiplexed
+   * bytes (see `DockerFrameDemuxer`), `onEnd` is called when the engine ends the stream (the
+   * container stopped). Only opening the stream is bounded by the timeout. Answers the function
+   * that stops following.
+   */
+  async followLogs(
+    id: string,
+    tail: number,
+    onChunk: (chunk: Buffer) => void,
+    onEnd: () => void,
+  ): Promise<() => void> {
+    const stream = (await this.call(`follow logs of ${id}`, this.operationTimeoutMs, (abortSignal) =>
+      this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, tail, abortSignal }),
+    )) as unknown as Readable;
+    let stopped = false;
+    stream.on('data', (chunk: Buffer) => onChunk(chunk));
+    stream.on('error', () => undefined); // 'close' follows
+    stream.once('close', () => {
+      if (!stopped) onEnd();
+    });
+    return () => {
+      stopped = true;
+      stream.destroy();
+    };
   }
 
   /** One stats sample (with the previous one, so CPU use can be computed; takes about a second). */

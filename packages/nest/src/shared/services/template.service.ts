@@ -8,7 +8,11 @@ import { HttpProbe } from '../runtime/http-probe.service';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from '../runtime/runtime-options';
 import { UnknownTemplateError, WorkspaceFileError, WorkspaceInitError } from '../runtime/runtime.errors';
 import { isIgnoredWorkspacePath } from '../runtime/workspace-path.util';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceFileContent,
+  type WorkspaceRuntime,
+} from '../runtime/workspace-runtime.interface';
 
 export interface InitializeWorkspaceOptions {
   /** Bound of the whole initialization (default: the runtime's `startTimeoutMs`). */
@@ -40,6 +44,7 @@ const NPM_INSTALL = ['npm', 'install', '--no-audit', '--no-fund'];
 @Injectable()
 export class TemplateService {
   private readonly templates: ReadonlyMap<string, TemplateSource>;
+  private readonly contents = new Map<string, Promise<WorkspaceFileContent[]>>();
 
   constructor(
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
@@ -73,6 +78,24 @@ export class TemplateService {
         String(DEFAULT_CONTAINER_PORT),
       ],
     };
+  }
+
+  /**
+   * The files a fresh workspace of the template holds (without dependencies and caches): a new
+   * project's first version. Read once per process; the template image is built from these sources.
+   */
+  templateContents(name: string): Promise<WorkspaceFileContent[]> {
+    const template = this.templates.get(name);
+    if (!template) throw new UnknownTemplateError(name, this.templateNames());
+    let contents = this.contents.get(name);
+    if (!contents) {
+      contents = templateFiles(template.dir).then((paths) =>
+        Promise.all(paths.map(async (path) => ({ path, content: await readFile(join(template.dir, path)) }))),
+      );
+      contents.catch(() => this.contents.delete(name));
+      this.contents.set(name, contents);
+    }
+    return contents;
   }
 
   /**

@@ -1,4 +1,5 @@
 import type {
+  CompileError,
   FileContentResponse,
   FileEntryType,
   FileTreeEntry,
@@ -7,7 +8,56 @@ import type {
   WriteFileResponse,
 } from '@builder/shared';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsString } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsDefined, IsOptional, IsString } from 'class-validator';
+
+/** `true`/`1` and `false`/`0` of a query string as booleans; anything else is left for the validator. */
+export function queryBoolean({ value }: { value: unknown }): unknown {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  return value;
+}
+
+export class VerifyQueryDto {
+  @ApiPropertyOptional({
+    type: Boolean,
+    default: false,
+    description:
+      'Answer only after the dev server compiled what the change affects, with its verdict (ok, errors)',
+  })
+  @IsOptional()
+  @Transform(queryBoolean)
+  @IsBoolean({ message: 'verify must be true or false' })
+  verify?: boolean;
+}
+
+export class CompileErrorDto implements CompileError {
+  @ApiPropertyOptional({ example: 'src/components/Card.astro', description: 'Workspace-relative' })
+  file?: string;
+
+  @ApiPropertyOptional({ example: 12, description: '1-based' })
+  line?: number;
+
+  @ApiPropertyOptional({ example: 5, description: '1-based' })
+  column?: number;
+
+  @ApiProperty({ example: 'Expected "}" but found ")"' })
+  message: string;
+
+  @ApiPropertyOptional({ description: "The dev server's code frame around the spot" })
+  frame?: string;
+}
+
+/** The verdict fields of an answer that asked for `verify`. */
+export class VerdictFieldsDto {
+  @ApiPropertyOptional({
+    description: 'With verify: whether everything the change affects compiles',
+  })
+  ok?: boolean;
+
+  @ApiPropertyOptional({ type: [CompileErrorDto], description: 'With verify: empty when ok' })
+  errors?: CompileErrorDto[];
+}
 
 export class FileTreeEntryDto implements FileTreeEntry {
   @ApiProperty({ example: 'src/pages/index.astro' })
@@ -40,10 +90,25 @@ export class WriteFileDto implements WriteFileRequest {
   content: string;
 }
 
-export class WriteFileResultDto implements WriteFileResponse {
+export class WrittenVersionDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ example: 4 })
+  number: number;
+}
+
+export class WriteFileResultDto extends VerdictFieldsDto implements WriteFileResponse {
   @ApiProperty({ example: 'src/pages/index.astro' })
   path: string;
 
   @ApiProperty({ example: 2048, description: 'Bytes written' })
   size: number;
+
+  @ApiProperty({
+    type: WrittenVersionDto,
+    nullable: true,
+    description: 'The project version holding the write (durable when this answer is sent)',
+  })
+  version: WrittenVersionDto | null;
 }

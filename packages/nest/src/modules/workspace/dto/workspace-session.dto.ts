@@ -61,4 +61,12 @@ export class WorkspaceSessionDto implements WorkspaceSession {
 
   @ApiProperty({ type: Number, nullable: true, description: 'Place in the start queue while waiting' })
   queuePosition: number | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'The project the session previews',
+  })
+  projectId: string | null;
 }

@@ -1,9 +1,18 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { WorkspaceStatus } from '@builder/shared';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceEventsService } from '../workspace-events.service';
 import { WorkspaceSessionRepository } from '../workspace-session.repository';
-import { normalizeModulePath, ViteHmrClient } from './vite-hmr.client';
+import { normalizeModulePath, ViteHmrClient, type ViteHmrMessage } from './vite-hmr.client';
+
+/**
+ * Hears every message of every relayed dev server as it arrives, before it is published. For an
+ * `error`, answering true claims it: the relay does not publish it (the observer speaks for it).
+ */
+export type DevServerObserver = (sessionId: string, message: ViteHmrMessage) => boolean | void;
 
 /**
  * Turns a path the dev server reports into a workspace-relative one: a module URL
@@ -29,6 +38,7 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(HmrRelayService.name);
   private readonly relays = new Map<string, ViteHmrClient>();
   private readonly opening = new Map<string, Promise<void>>();
+  private readonly observers = new Set<DevServerObserver>();
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -48,7 +58,9 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
               return this.open(session.id, session.containerId);
             }
           })
-          .catch((error: unknown) => this.logger.warn(`relay lookup failed for ${event.sessionId}: ${String(error)}`));
+          .catch((error: unknown) =>
+            this.logger.warn(`relay lookup failed for ${event.sessionId}: ${String(error)}`),
+          );
       } else {
         this.close(event.sessionId);
       }
@@ -66,6 +78,19 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
     return this.relays.has(sessionId);
   }
 
+  /** Whether the session's relay is connected to its dev server right now. */
+  isConnected(sessionId: string): boolean {
+    return this.relays.get(sessionId)?.isOpen ?? false;
+  }
+
+  /** Adds an observer of every dev server's messages; answers the function that removes it. */
+  observe(observer: DevServerObserver): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
+    };
+  }
+
   /** Opens the relay of a running session (idempotent). */
   open(sessionId: string, containerId: string): Promise<void> {
     if (this.relays.has(sessionId)) return Promise.resolve();
@@ -80,12 +105,15 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
           port: address.port,
           toWorkspacePath: (path) => toWorkspacePath(path, sessionId),
           onMessage: (message) => {
+            let claimed = false;
+            for (const observer of this.observers) claimed = observer(sessionId, message) === true || claimed;
             const at = new Date().toISOString();
             switch (message.type) {
               case 'update':
                 this.events.emit('hmr-update', { sessionId, kind: message.kind, paths: message.paths, at });
                 return;
               case 'error':
+                if (claimed) return;
                 this.events.emit('error', {
                   sessionId,
                   message: message.message,

@@ -1,12 +1,12 @@
 import WebSocket from 'ws';
-import type { HmrUpdateKind } from '@builder/shared';
+import type { CompileError, HmrUpdateKind } from '@builder/shared';
 import { DEV_SERVER_HOST_HEADER } from '../../../shared/runtime/dev-server.constants';
 
 /** What the relay makes of one message of a Vite dev server's HMR socket. */
 export type ViteHmrMessage =
   | { type: 'connected' }
   | { type: 'update'; kind: HmrUpdateKind; paths: string[] }
-  | { type: 'error'; message: string; file?: string; line?: number; column?: number; frame?: string }
+  | ({ type: 'error' } & CompileError)
   | { type: 'closed' };
 
 export interface ViteHmrClientOptions {
@@ -31,6 +31,25 @@ interface ErrorLocation {
   column?: number;
 }
 
+/**
+ * An error as Vite or Astro's dev server sends it. Vite's own carry `message`, `id`, `loc`,
+ * `frame` and the `plugin` that failed; Astro's (a page that failed to render) carry `location`
+ * and sometimes no `message`, only a `name` and `reason` (a CSS syntax error) or `title`.
+ */
+export interface ViteErrorPayload {
+  message?: string;
+  name?: string;
+  reason?: string;
+  text?: string;
+  title?: string;
+  id?: string;
+  file?: string;
+  frame?: string;
+  plugin?: string;
+  loc?: ErrorLocation;
+  location?: ErrorLocation;
+}
+
 /** CSS reaches Vite as modules (`theme.css`, `page.astro?astro&type=style&lang.css`): swapped in place. */
 function isStyleModule(path: string): boolean {
   const [file, query = ''] = path.split('?');
@@ -42,13 +61,52 @@ interface VitePayload {
   updates?: ViteUpdate[];
   path?: string;
   triggeredBy?: string;
-  // Vite puts the position in `loc`; Astro's enhanced error payload in `location`.
-  err?: { message?: string; id?: string; frame?: string; loc?: ErrorLocation; location?: ErrorLocation };
+  err?: ViteErrorPayload;
 }
 
 /** Drops the query and the leading slash of a module URL: `/src/a.astro?astro&type=style` → `src/a.astro`. */
 export function normalizeModulePath(path: string): string {
   return path.split('?')[0].replace(/^\/+/, '');
+}
+
+const HTML_ENTITIES: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  '#39': "'",
+  '#x27': "'",
+};
+
+/**
+ * A dev server's error payload as a {@link CompileError}: a workspace-relative file, 1-based line
+ * and column, and a plain-text message (Astro writes its messages for its HTML overlay: markup and
+ * entities are undone, `<code>x</code>` becomes `` `x` ``).
+ */
+export function toCompileError(err: ViteErrorPayload, toPath: (path: string) => string): CompileError {
+  // Vite puts the position in `loc`; Astro's payloads may carry an empty `loc` and it in `location`.
+  const loc = err.loc?.line !== undefined || err.loc?.file ? err.loc : (err.location ?? err.loc);
+  const file = loc?.file || err.id || err.file;
+  const raw =
+    err.message ||
+    (err.name && err.reason ? `${err.name}: ${err.reason}` : undefined) ||
+    err.text ||
+    err.title ||
+    err.name ||
+    'build error';
+  const message = raw
+    .replace(/<code>([\s\S]*?)<\/code>/g, '`$1`')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, entity: string) => HTML_ENTITIES[entity]);
+  return {
+    message,
+    file: file ? toPath(file) : undefined,
+    line: loc?.line,
+    // A plugin's error (a failed transform) counts columns from 0, Rollup's convention; an error
+    // thrown while rendering comes from a stack trace, which counts from 1.
+    column: loc?.column === undefined ? undefined : err.plugin ? loc.column + 1 : loc.column,
+    frame: err.frame,
+  };
 }
 
 /**
@@ -130,24 +188,18 @@ export class ViteHmrClient {
         return;
       }
       case 'full-reload': {
-        const source = payload.triggeredBy ?? (payload.path && payload.path !== '*' ? payload.path : undefined);
-        this.options.onMessage({ type: 'update', kind: 'full-reload', paths: source ? [toPath(source)] : [] });
-        return;
-      }
-      case 'error': {
-        const err = payload.err ?? {};
-        const loc = err.loc ?? err.location;
-        const file = loc?.file ?? err.id;
+        const source =
+          payload.triggeredBy ?? (payload.path && payload.path !== '*' ? payload.path : undefined);
         this.options.onMessage({
-          type: 'error',
-          message: err.message ?? 'build error',
-          file: file ? toPath(file) : undefined,
-          line: loc?.line,
-          column: loc?.column,
-          frame: err.frame,
+          type: 'update',
+          kind: 'full-reload',
+          paths: source ? [toPath(source)] : [],
         });
         return;
       }
+      case 'error':
+        this.options.onMessage({ type: 'error', ...toCompileError(payload.err ?? {}, toPath) });
+        return;
       default:
         return;
     }

@@ -7,10 +7,16 @@ import { AppConfig } from '../../../config/app-config';
 import { ROOT_LOGGER } from '../../../shared/logging/logging.module';
 import { HttpProbe } from '../../../shared/runtime/http-probe.service';
 import { RuntimeUnavailableError, WorkspaceNotFoundError } from '../../../shared/runtime/runtime.errors';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { MetricsService } from '../../observability/metrics.service';
+import { formatSize } from '../../../shared/errors/storage-limit-exceeded.error';
+import { WorkspaceSessionRepository } from '../workspace-session.repository';
+import { WorkspaceStorageService } from '../workspace-storage.service';
 import { JobLock } from './job-lock.service';
 import { SessionCleanupService } from './session-cleanup.service';
 
@@ -20,6 +26,8 @@ const PROBE_TIMEOUT_MS = 5_000;
 /** A dev server that does not answer this many checks in a row counts as dead (one slow render is not). */
 const PROBE_FAILURES_TO_ACT = 2;
 const RESTART_POLL_MS = 500;
+/** Restarts a workspace gets before the next death ends it `error` (counted in its session row). */
+const RESTART_BUDGET = 1;
 
 interface RunningRow {
   id: string;
@@ -37,16 +45,18 @@ interface Diagnosis {
 /**
  * Health of running workspaces, every HEALTH_INTERVAL_MS, once across backend processes: the
  * container's state, Docker's own health status and an HTTP probe of the dev server at the
- * runtime's address. A dead or unhealthy workspace gets one restart (per session and backend
- * process); if that fails, or it fails again later, the session ends `error` with the reason and
- * is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
- * memory, and one the runtime reports `lost` (its swarm node is gone) ends `error` at once with
- * that reason. While the engine does not answer nothing is judged: an outage is not a dead workspace.
+ * runtime's address. A dead or unhealthy workspace gets one restart per session (counted in the
+ * session's row, so a restarted or second backend knows it was given); if that fails, or it fails
+ * again later, the session ends `error` with the reason and is cleaned up. A workspace killed by the
+ * OOM killer ends `error` at once, saying it ran out of memory, and one the runtime reports `lost`
+ * (its swarm node is gone) ends `error` at once with that reason. A workspace whose files grew past
+ * the storage limit from inside (WORKSPACE_STORAGE_LIMIT_MB, measured through the runtime) ends
+ * `error` too, saying so. While the engine does not answer nothing is judged: an outage is not a
+ * dead workspace.
  */
 @Injectable()
 export class HealthMonitorService implements OnApplicationBootstrap {
   private readonly log: Logger;
-  private readonly restarted = new Set<string>();
   private readonly probeFailures = new Map<string, number>();
   /** Start of the window in which OOM kills are looked up next. */
   private oomSince = new Date();
@@ -57,6 +67,8 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     private readonly lock: JobLock,
     private readonly metrics: MetricsService,
     private readonly probe: HttpProbe,
+    private readonly sessions: WorkspaceSessionRepository,
+    private readonly storage: WorkspaceStorageService,
     private readonly scheduler: SchedulerRegistry,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
@@ -85,7 +97,6 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     );
     const live = new Set(rows.map((row) => row.id));
     for (const id of this.probeFailures.keys()) if (!live.has(id)) this.probeFailures.delete(id);
-    for (const id of this.restarted) if (!live.has(id)) this.restarted.delete(id);
 
     let oomKilled: Set<string>;
     try {
@@ -143,26 +154,37 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       if (await this.cleanup.end(row.id, 'error', info.lost)) this.metrics.reconcileActions.inc({ action: 'lost' });
       return;
     }
+    if (info.state === 'running' && (await this.overStorageLimit(row, log))) return;
     const diagnosis = oomKilled ? { problem: 'out of memory', oom: true } : await this.diagnose(row, info);
     if (!diagnosis) {
       this.probeFailures.delete(row.id);
       return;
     }
-    log.warn({ problem: diagnosis.problem, state: info.state, health: info.health }, 'workspace is not healthy');
+    log.warn(
+      { problem: diagnosis.problem, state: info.state, health: info.health },
+      'workspace is not healthy',
+    );
     if (diagnosis.oom) {
       const limitMb = Math.round(row.resource_allocation.memoryBytes / 1024 / 1024);
-      if (await this.cleanup.end(row.id, 'error', `out of memory: the workspace used its whole ${limitMb} MB memory limit and was killed by the OOM killer`)) {
+      if (
+        await this.cleanup.end(
+          row.id,
+          'error',
+          `out of memory: the workspace used its whole ${limitMb} MB memory limit and was killed by the OOM killer`,
+        )
+      ) {
         this.metrics.reconcileActions.inc({ action: 'oom' });
       }
       return;
     }
-    if (this.restarted.has(row.id)) {
-      if (await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; it had already been restarted once`)) {
+    if (!(await this.sessions.takeRestart(row.id, RESTART_BUDGET))) {
+      if (
+        await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; it had already been restarted once`)
+      ) {
         this.metrics.reconcileActions.inc({ action: 'unhealthy' });
       }
       return;
     }
-    this.restarted.add(row.id);
     this.probeFailures.delete(row.id);
     const failure = await this.restart(row, info);
     if (failure === null) {
@@ -173,6 +195,31 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     if (await this.cleanup.end(row.id, 'error', `${diagnosis.problem}; a restart failed: ${failure}`)) {
       this.metrics.reconcileActions.inc({ action: 'unhealthy' });
     }
+  }
+
+  /** Ends the session when its files take more than the storage limit; answers whether it did. */
+  private async overStorageLimit(row: RunningRow, log: Logger): Promise<boolean> {
+    let used: number;
+    try {
+      used = await this.storage.measure(row.id, row.container_id);
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError || error instanceof WorkspaceNotFoundError) throw error;
+      log.warn({ err: error }, 'measuring the workspace storage failed');
+      return false;
+    }
+    const limit = this.storage.limitBytes;
+    if (used <= limit) return false;
+    log.warn({ usedBytes: used, limitBytes: limit }, 'workspace storage over its limit');
+    if (
+      await this.cleanup.end(
+        row.id,
+        'error',
+        `storage limit exceeded (${formatSize(used)} of ${formatSize(limit)})`,
+      )
+    ) {
+      this.metrics.reconcileActions.inc({ action: 'storage' });
+    }
+    return true;
   }
 
   private async diagnose(row: RunningRow, info: ContainerInfo): Promise<Diagnosis | null> {
@@ -188,7 +235,11 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     if (answer === null) return null;
     const failures = (this.probeFailures.get(row.id) ?? 0) + 1;
     this.probeFailures.set(row.id, failures);
-    if (info.health === 'unhealthy') return { problem: `the workspace is unhealthy and its dev server does not answer (${answer})`, oom: false };
+    if (info.health === 'unhealthy')
+      return {
+        problem: `the workspace is unhealthy and its dev server does not answer (${answer})`,
+        oom: false,
+      };
     if (failures < PROBE_FAILURES_TO_ACT) return null;
     return { problem: `the dev server does not answer (${answer})`, oom: false };
   }
@@ -200,7 +251,10 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       return null;
     });
     if (!address) return 'it has no network address';
-    const result = await this.probe.get(`http://${address.host}:${address.port}/`, { timeoutMs: PROBE_TIMEOUT_MS, connectTimeoutMs: 2_000 });
+    const result = await this.probe.get(`http://${address.host}:${address.port}/`, {
+      timeoutMs: PROBE_TIMEOUT_MS,
+      connectTimeoutMs: 2_000,
+    });
     return result.status !== null && result.status < 500 ? null : (result.error ?? `HTTP ${result.status}`);
   }
 
@@ -218,10 +272,13 @@ export class HealthMonitorService implements OnApplicationBootstrap {
         if (state.oomKilled) return 'it ran out of memory again';
         if (state.state !== 'running') return `its container is ${state.state} after the restart`;
         if ((await this.probeDevServer(id)) === null) break;
-        if (Date.now() > deadline) return `the dev server did not answer within ${this.config.runtime.startTimeoutMs} ms`;
+        if (Date.now() > deadline)
+          return `the dev server did not answer within ${this.config.runtime.startTimeoutMs} ms`;
         await new Promise((resolve) => setTimeout(resolve, RESTART_POLL_MS));
       }
-      await this.runtime.updateResources(id, { cpuCores: row.resource_allocation.cpuCores }).catch(() => undefined);
+      await this.runtime
+        .updateResources(id, { cpuCores: row.resource_allocation.cpuCores })
+        .catch(() => undefined);
       return null;
     } catch (error) {
       if (error instanceof RuntimeUnavailableError) throw error;

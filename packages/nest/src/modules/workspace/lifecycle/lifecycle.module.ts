@@ -14,7 +14,13 @@ import { SessionLifecycleService } from './session-lifecycle.service';
  */
 @Module({
   imports: [WorkspaceModule, ObservabilityModule],
-  providers: [JobLock, SessionCleanupService, SessionLifecycleService, HealthMonitorService, ReconcilerService],
+  providers: [
+    JobLock,
+    SessionCleanupService,
+    SessionLifecycleService,
+    HealthMonitorService,
+    ReconcilerService,
+  ],
   exports: [SessionCleanupService, ReconcilerService, HealthMonitorService, SessionLifecycleService],
 })
 export class LifecycleModule {}

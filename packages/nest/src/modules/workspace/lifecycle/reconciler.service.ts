@@ -6,7 +6,11 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '../../../config/app-config';
 import { ROOT_LOGGER } from '../../../shared/logging/logging.module';
-import { WORKSPACE_LABELS, WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_LABELS,
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
 import { MetricsService } from '../../observability/metrics.service';
 import { START_QUEUE, type StartQueue } from '../start-queue';
 import { JobLock } from './job-lock.service';
@@ -95,14 +99,22 @@ export class ReconcilerService implements OnApplicationBootstrap {
       if (!id) continue;
       const status = statusOf.get(id);
       if (status === undefined ? ours(container.labels) : !ACTIVE.has(status)) {
-        this.log.warn({ sessionId: id, containerId: container.id, status: status ?? 'unknown' }, 'removing an orphan workspace');
+        this.log.warn(
+          { sessionId: id, containerId: container.id, status: status ?? 'unknown' },
+          'removing an orphan workspace',
+        );
         if (await this.cleanup.removeFromRuntime(id, container.id)) count('orphan-container');
         orphanSessions.set(id, container.id);
       }
     }
     for (const volume of volumes) {
       const id = volume.labels[WORKSPACE_LABELS.sessionId];
-      if (!id || orphanSessions.has(id) || containers.some((c) => c.labels[WORKSPACE_LABELS.sessionId] === id)) continue;
+      if (
+        !id ||
+        orphanSessions.has(id) ||
+        containers.some((c) => c.labels[WORKSPACE_LABELS.sessionId] === id)
+      )
+        continue;
       const status = statusOf.get(id);
       if (status === undefined ? ours(volume.labels) : !ACTIVE.has(status)) {
         this.log.warn({ sessionId: id, volume: volume.name }, 'removing an orphan volume');
@@ -119,10 +131,12 @@ export class ReconcilerService implements OnApplicationBootstrap {
     );
     for (const row of running) {
       if (row.container_id && present.has(row.container_id)) continue;
-      if (await this.cleanup.end(row.id, 'error', 'workspace disappeared: its container no longer exists')) count('disappeared');
+      if (await this.cleanup.end(row.id, 'error', 'workspace disappeared: its container no longer exists'))
+        count('disappeared');
     }
 
-    if (Object.keys(report).length > 0) this.log.info({ report }, 'reconciliation corrected the runtime and the database');
+    if (Object.keys(report).length > 0)
+      this.log.info({ report }, 'reconciliation corrected the runtime and the database');
     return report;
   }
 
@@ -144,7 +158,8 @@ export class ReconcilerService implements OnApplicationBootstrap {
       [stuckStoppingMs],
     );
     for (const { id } of stopping) {
-      if (await this.cleanup.finish(id, 'stopped after its clean-up was interrupted')) count('stuck-stopping');
+      if (await this.cleanup.finish(id, 'stopped after its clean-up was interrupted'))
+        count('stuck-stopping');
     }
   }
 

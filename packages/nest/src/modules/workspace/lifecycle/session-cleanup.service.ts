@@ -3,7 +3,11 @@ import { WorkspaceStatus } from '@builder/shared';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../../../shared/logging/logging.module';
 import { RuntimeUnavailableError } from '../../../shared/runtime/runtime.errors';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
+import { ProjectSyncService } from '../project-sync.service';
 import { WorkspaceEventsService } from '../workspace-events.service';
 import { WorkspaceSessionRepository } from '../workspace-session.repository';
 
@@ -32,6 +36,7 @@ export class SessionCleanupService {
   constructor(
     private readonly sessions: WorkspaceSessionRepository,
     private readonly events: WorkspaceEventsService,
+    private readonly sync: ProjectSyncService,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
@@ -51,7 +56,12 @@ export class SessionCleanupService {
     const desiredStatus = outcome === 'error' ? Failed : Stopped;
     if (session.status === Creating || session.status === Running) {
       // A start in progress sees the session move and removes what it created itself.
-      if (await this.sessions.transition(id, [Creating, Running], Stopping, { desiredStatus, errorMessage: reason })) {
+      if (
+        await this.sessions.transition(id, [Creating, Running], Stopping, {
+          desiredStatus,
+          errorMessage: reason,
+        })
+      ) {
         this.emitStatus(id, Stopping, session.status, reason);
       }
     }
@@ -59,12 +69,17 @@ export class SessionCleanupService {
   }
 
   /** Finishes a `stopping` session toward its desired status (also one a crashed process left). */
-  async finish(id: string, fallbackReason: string, log: Logger = this.log.child({ sessionId: id })): Promise<boolean> {
+  async finish(
+    id: string,
+    fallbackReason: string,
+    log: Logger = this.log.child({ sessionId: id }),
+  ): Promise<boolean> {
     const current = await this.sessions.findById(id);
     if (!current) return false;
     if (current.status !== Stopping) {
       // Already ended by someone else: only make sure nothing is left in the runtime.
-      if (current.status === Stopped || current.status === Failed) await this.removeFromRuntime(id, current.containerId, log);
+      if (current.status === Stopped || current.status === Failed)
+        await this.removeFromRuntime(id, current.containerId, log);
       return false;
     }
     if (!(await this.removeFromRuntime(id, current.containerId, log))) return false;
@@ -85,10 +100,13 @@ export class SessionCleanupService {
   }
 
   /**
-   * Removes the session's workspace and volume. Answers false when that could not be confirmed
-   * (engine down, a concurrent removal still in progress after retries).
+   * Captures what changed inside the session's workspace as a version of its project, then removes
+   * the workspace and volume. Answers false when that could not be confirmed (files not captured,
+   * engine down, a concurrent removal still in progress after retries): the workspace is kept and
+   * reconciliation tries again.
    */
   async removeFromRuntime(id: string, containerId: string | null, log: Logger = this.log): Promise<boolean> {
+    if (!(await this.sync.capture(id, containerId))) return false;
     for (let attempt = 1; ; attempt++) {
       try {
         if (containerId) await this.runtime.remove(containerId);
@@ -96,7 +114,10 @@ export class SessionCleanupService {
         return true;
       } catch (error) {
         if (error instanceof RuntimeUnavailableError || attempt >= REMOVE_ATTEMPTS) {
-          log.warn({ err: error, sessionId: id, attempt }, 'removing the workspace failed; reconciliation retries');
+          log.warn(
+            { err: error, sessionId: id, attempt },
+            'removing the workspace failed; reconciliation retries',
+          );
           return false;
         }
         await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS * attempt));
@@ -104,7 +125,12 @@ export class SessionCleanupService {
     }
   }
 
-  private emitStatus(sessionId: string, status: WorkspaceStatus, previous: WorkspaceStatus, reason: string): void {
+  private emitStatus(
+    sessionId: string,
+    status: WorkspaceStatus,
+    previous: WorkspaceStatus,
+    reason: string,
+  ): void {
     this.events.emit('status', { sessionId, status, previous, reason, at: new Date().toISOString() });
   }
 }

@@ -10,7 +10,10 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '../../../config/app-config';
 import { ROOT_LOGGER } from '../../../shared/logging/logging.module';
-import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../../shared/runtime/workspace-runtime.interface';
+import {
+  WORKSPACE_RUNTIME,
+  type WorkspaceRuntime,
+} from '../../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceEventsService } from '../workspace-events.service';
 import { WorkspaceService } from '../workspace.service';
 import { POOL_USER_ID } from './warm-pool.constants';
@@ -87,9 +90,15 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
         this.starting.delete(event.sessionId);
         this.consecutiveFailures++;
         if (this.consecutiveFailures >= FAILURES_BEFORE_PAUSE) {
-          const pause = Math.min(MAX_PAUSE_MS, 10_000 * 2 ** (this.consecutiveFailures - FAILURES_BEFORE_PAUSE));
+          const pause = Math.min(
+            MAX_PAUSE_MS,
+            10_000 * 2 ** (this.consecutiveFailures - FAILURES_BEFORE_PAUSE),
+          );
           this.pausedUntil = Date.now() + pause;
-          this.log.warn({ failures: this.consecutiveFailures, pauseMs: pause }, 'pool refills keep failing; pausing them');
+          this.log.warn(
+            { failures: this.consecutiveFailures, pauseMs: pause },
+            'pool refills keep failing; pausing them',
+          );
         }
       }
     });
@@ -165,7 +174,11 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
    * are dead. All of them are ended; the fill that follows replaces them. Live ones stay in the pool.
    */
   private async reconcileAtStart(): Promise<void> {
-    const rows = await this.poolRows([WorkspaceStatus.Creating, WorkspaceStatus.Running, WorkspaceStatus.Stopping]);
+    const rows = await this.poolRows([
+      WorkspaceStatus.Creating,
+      WorkspaceStatus.Running,
+      WorkspaceStatus.Stopping,
+    ]);
     let ended = 0;
     for (const row of rows) {
       if (row.status === WorkspaceStatus.Running && row.container_id) {

@@ -1,4 +1,4 @@
-import { InvalidWorkspacePathError } from '../../shared/errors/invalid-workspace-path.error';
+import { InvalidWorkspacePathError } from '../errors/invalid-workspace-path.error';
 
 /** Longest accepted workspace path, in characters. */
 export const MAX_WORKSPACE_PATH_LENGTH = 1024;
@@ -15,7 +15,8 @@ const WRITE_PROTECTED_SEGMENTS = new Set(['node_modules', '.git']);
 export function parseWorkspacePath(raw: unknown, options: { forWrite: boolean }): string {
   // Express 5 hands a `*path` wildcard over as its decoded segments.
   const path = Array.isArray(raw) ? raw.map(String).join('/') : raw;
-  if (typeof path !== 'string' || path.length === 0) throw new InvalidWorkspacePathError('a file path is required');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new InvalidWorkspacePathError('a file path is required');
   if (path.length > MAX_WORKSPACE_PATH_LENGTH) {
     throw new InvalidWorkspacePathError(`longer than ${MAX_WORKSPACE_PATH_LENGTH} characters`);
   }
@@ -24,13 +25,16 @@ export function parseWorkspacePath(raw: unknown, options: { forWrite: boolean })
   }
   if (path.includes('\\')) throw new InvalidWorkspacePathError('backslashes are not allowed; use "/"');
   if (path.startsWith('/') || /^[a-zA-Z]:/.test(path)) {
-    throw new InvalidWorkspacePathError('absolute paths are not allowed; give a path relative to the workspace');
+    throw new InvalidWorkspacePathError(
+      'absolute paths are not allowed; give a path relative to the workspace',
+    );
   }
   const segments = path.split('/');
   for (const segment of segments) {
     if (segment === '..') throw new InvalidWorkspacePathError('".." segments are not allowed');
     if (segment === '.') throw new InvalidWorkspacePathError('"." segments are not allowed');
-    if (segment === '') throw new InvalidWorkspacePathError('empty path segments ("//" or a trailing "/") are not allowed');
+    if (segment === '')
+      throw new InvalidWorkspacePathError('empty path segments ("//" or a trailing "/") are not allowed');
   }
   if (options.forWrite) {
     const protectedSegment = segments.find((segment) => WRITE_PROTECTED_SEGMENTS.has(segment));
