@@ -25,6 +25,8 @@ const API_PORT = 8470;
 /** Bound stated for a lost node (README): the swarm marks it down (~5-15 s), the health check (every 2 s here) ends its sessions. */
 const NODE_LOSS_BOUND_MS = 60_000;
 const THEME = 'src/styles/theme.css';
+/** Node label the workspaces are placed by: the worker has it; the manager gets it once the worker is lost. */
+const WORKSPACE_NODE_LABEL = 'builder-workspaces';
 const sh = promisify(execFile);
 
 const engineUp = dockerAvailability();
@@ -76,11 +78,14 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
   const apiName = `builder-api-${runId}`;
   const sessions: any[] = [];
   const firstStatuses: string[] = [];
+  /** What the files API acknowledged (answered with a version) in the first session, by path. */
+  const acknowledged = new Map<string, string>();
   let failed = false;
 
   beforeAll(async () => {
     swarm = await createLocalSwarm({ workers: 1 });
     worker = new Dockerode({ socketPath: swarm.workerSocket! });
+    await sh('docker', ['node', 'update', '--label-add', `${WORKSPACE_NODE_LABEL}=true`, swarm.workerNodeId!]);
     image = await swarm.imageFor(TEMPLATE_IMAGE);
     db = await createTestDatabase();
     const baseUrl = await swarm.startApi({
@@ -95,7 +100,7 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
         TEMPLATE_IMAGE: image,
         PREVIEW_MODE: 'proxy',
         PREVIEW_DOMAIN: 'preview.localhost',
-        SWARM_PLACEMENT_CONSTRAINTS: 'node.role==worker',
+        SWARM_PLACEMENT_CONSTRAINTS: `node.labels.${WORKSPACE_NODE_LABEL}==true`,
         HEALTH_INTERVAL_MS: '2000',
         WARM_POOL_SIZE: '1',
         START_CONCURRENCY: '1',
@@ -186,11 +191,11 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
     // Expressions as strings: this package compiles without the DOM library.
     const colorOfTitle = () => page.evaluate<string>(`getComputedStyle(document.getElementById('hero-title')).color`);
     await page.evaluate('window.__marker = 42');
-    const put = await api.request('PUT', `/workspace/${mine.id}/files/${THEME}`, {
-      token: user.token,
-      body: { content: `${theme.body.content}\n#hero-title { color: rgb(1, 2, 3); }\n` },
-    });
+    const themed = `${theme.body.content}\n#hero-title { color: rgb(1, 2, 3); }\n`;
+    const put = await api.request('PUT', `/workspace/${mine.id}/files/${THEME}`, { token: user.token, body: { content: themed } });
     expect(put.status).toBe(200);
+    expect(put.body.version).toMatchObject({ number: expect.any(Number) });
+    acknowledged.set(THEME, themed);
     const changedAt = Date.now();
     expect(await eventually(async () => (await colorOfTitle()) === 'rgb(1, 2, 3)', 20_000, 100)).toBe(true);
     console.log(`[measure] CSS edit on the worker visible in Chromium through the API after ${Date.now() - changedAt} ms`);
@@ -206,6 +211,8 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
       body: { content },
     });
     expect(put.status).toBe(200);
+    expect(put.body.version).toMatchObject({ number: expect.any(Number) });
+    acknowledged.set('src/components/FromApi.astro', content);
     const { container } = await taskOf(mine.id);
     const onWorker = await execOnWorker(worker, container, ['cat', '/app/src/components/FromApi.astro']);
     expect(onWorker.output).toBe(content);
@@ -297,6 +304,37 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
         )
       ).flat();
     expect(await eventually(async () => (await sessionNetworks()).length === 0, 30_000)).toBe(true);
+  });
+
+  it("loses nothing acknowledged: the lost session's project has its edits, and a new create of it on another node shows them", async () => {
+    const [mine] = sessions;
+    expect(mine.projectId).toEqual(expect.any(String));
+    expect(acknowledged.size).toBe(2);
+    // The project's latest version holds every edit the files API answered before the loss.
+    const versions = await api.request('GET', `/projects/${mine.projectId}/versions`, { token: user.token });
+    expect(versions.status).toBe(200);
+    const latest = versions.body[0];
+    for (const [path, content] of acknowledged) {
+      const file = await api.request('GET', `/projects/${mine.projectId}/versions/${latest.id}/files/${path}`, { token: user.token });
+      expect(file.status, path).toBe(200);
+      expect(file.body).toMatchObject({ encoding: 'utf8', content });
+    }
+    // Room on another node (the manager takes workspaces now), then the user opens the project again.
+    await sh('docker', ['node', 'update', '--label-add', `${WORKSPACE_NODE_LABEL}=true`, swarm!.managerNodeId]);
+    const created = await api.request('POST', '/workspace/create', { token: user.token, body: { projectId: mine.projectId } });
+    expect(created.status).toBe(201);
+    const again = await api.waitForSettled(user.token, created.body.id, 240_000);
+    expect(again, JSON.stringify(again)).toMatchObject({ status: 'running', projectId: mine.projectId });
+    expect((await taskOf(again.id)).nodeId).toBe(swarm!.managerNodeId);
+    for (const [path, content] of acknowledged) {
+      const read = await api.request('GET', `/workspace/${again.id}/files/${path}`, { token: user.token });
+      expect(read.status, path).toBe(200);
+      expect(read.body.content).toBe(content);
+    }
+    const page = await previewGet(again.previewUrl);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('hero-title');
+    await api.request('DELETE', `/workspace/${again.id}`, { token: user.token });
   });
 
   afterEach((context) => {
