@@ -20,7 +20,9 @@ describe('WARM_POOL_SIZE', () => {
 
 describe('RUNTIME=swarm', () => {
   it('needs the preview proxy, and reads its settings', () => {
-    expect(() => loadConfig({ ...base, RUNTIME: 'swarm' })).toThrow(/PREVIEW_MODE: must be proxy with RUNTIME=swarm/);
+    expect(() => loadConfig({ ...base, RUNTIME: 'swarm', PREVIEW_MODE: 'direct' })).toThrow(
+      /PREVIEW_MODE: must be proxy with RUNTIME=swarm/,
+    );
     const config = loadConfig({
       ...base,
       RUNTIME: 'swarm',
