@@ -306,6 +306,8 @@ function endOutput() {
 function followOutput(res, url) {
   const tail = Math.min(Math.max(Number(url.searchParams.get('tail') ?? 0) || 0, 0), LOG_LINES);
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  // Answered at once, lines or not: the caller waits for the headers to know it is following.
+  res.flushHeaders();
   for (const entry of tail > 0 ? output.lines.slice(-tail) : []) res.write(`${JSON.stringify(entry)}\n`);
   if (devServer.state !== 'running') return res.end();
   output.followers.add(res);
