@@ -102,6 +102,11 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   /** Workspace networks this process's container has joined. */
   private readonly joined = new Map<string, Promise<void>>();
   private manager: Promise<void> | null = null;
+  /**
+   * Workspaces inspect() found lost with their node: their files are gone, and a call to their
+   * agent would wait for its timeout (a lost node drops packets), so each answers not-found at once.
+   */
+  private readonly lost = new Set<string>();
   private nodes: { at: number; value: Promise<Map<string, SwarmNode>> } | null = null;
 
   constructor(
@@ -202,6 +207,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
       throw error;
     }
     this.targets.delete(id);
+    this.lost.delete(id);
     await this.docker.removeService(id);
     await this.removeNetwork(target.network);
   }
@@ -230,7 +236,9 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
           },
         )
       : null;
-    return toWorkspaceInfo(service, tasks, nodes, devServer);
+    const info = toWorkspaceInfo(service, tasks, nodes, devServer);
+    if (info.lost) this.lost.add(id);
+    return info;
   }
 
   async exec(id: string, command: string[], options: { timeoutMs?: number; user?: string } = {}): Promise<ExecResult> {
@@ -367,7 +375,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
    * monitor measures every running workspace each round and ends one over the limit.
    */
   diskUsage(id: string): Promise<DiskUsage> {
-    return this.agentJson<DiskUsage>(id, { method: 'GET', path: '/v1/disk-usage', timeoutMs: this.options.operationTimeoutMs });
+    // Bounded like the agent's state: each health round measures every workspace.
+    return this.agentJson<DiskUsage>(id, { method: 'GET', path: '/v1/disk-usage', timeoutMs: AGENT_STATE_TIMEOUT_MS });
   }
 
   async applyChanges(id: string, changes: { writes: WorkspaceFileContent[]; deletes: string[] }): Promise<void> {
@@ -586,6 +595,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
 
   /** A call to the workspace's agent; an agent that does not answer because the service is gone is a missing workspace. */
   private async agentCall<T>(id: string, call: AgentRequest, send: (target: AgentTarget, call: AgentRequest) => Promise<T>): Promise<T> {
+    if (this.lost.has(id)) throw new WorkspaceNotFoundError(id);
     const target = await this.target(id);
     await this.join(target.network);
     try {
