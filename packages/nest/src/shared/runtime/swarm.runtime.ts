@@ -63,6 +63,8 @@ const NETWORK_RELEASE_MS = 20_000;
 const AGENT_STATE_TIMEOUT_MS = 5_000;
 /** Node states are read at most this often: one list serves every inspect in between. */
 const NODES_CACHE_MS = 1_000;
+/** Tries of an agent call whose name lookup failed temporarily (EAI_AGAIN). */
+const DNS_RETRIES = 4;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** How to reach a workspace, as its service spec says. */
@@ -599,7 +601,17 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     const target = await this.target(id);
     await this.join(target.network);
     try {
-      return await send(target, call);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await send(target, call);
+        } catch (error) {
+          // The engine's DNS did not answer in time (seen under load, while a lost node's networks
+          // are still being freed): a temporary failure by definition, so asked again, briefly.
+          const temporary = error instanceof WorkspaceUnreachableError && /EAI_AGAIN/.test(error.message);
+          if (!temporary || attempt >= DNS_RETRIES) throw error;
+          await sleep(250 * attempt);
+        }
+      }
     } catch (error) {
       if (error instanceof WorkspaceUnreachableError) {
         this.targets.delete(id);
