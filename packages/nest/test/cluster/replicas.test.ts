@@ -1,5 +1,6 @@
 import type { BuildErrorEvent, BuildStatusEvent, HMREvent } from '@builder/shared';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WORKSPACE_LABELS } from '../../src/shared/runtime/workspace-runtime.interface';
 import { type BackendProcess, useBackendProcesses } from '../support/backend-process';
 import { docker, requireDocker } from '../support/docker';
 import { previewGet } from '../support/preview-host';
@@ -12,8 +13,7 @@ const LEASE_TTL_MS = 4_000;
 const LEASE_RENEW_MS = 1_000;
 /** Within this a dead holder's sessions are taken over (a lease expires, then the next scan). */
 const TAKEOVER_BOUND_MS = LEASE_TTL_MS + LEASE_RENEW_MS;
-const DEPLOYMENT_LABEL = 'ai.builder.deployment';
-const SESSION_LABEL = 'ai.builder.session-id';
+const { deployment: DEPLOYMENT_LABEL, sessionId: SESSION_LABEL } = WORKSPACE_LABELS;
 
 interface Heard {
   steps: BuildStatusEvent[];
@@ -223,6 +223,7 @@ describe.skipIf(!hasDocker)('two API replicas on one database (Docker, PostgreSQ
       names.add(event.Actor.Attributes.name);
     }
     console.log(`[measure] workspaces created during the run: ${names.size} for ${createdPerSession.size} sessions`);
+    expect(createdPerSession.size).toBeGreaterThanOrEqual(4);
     expect([...createdPerSession.values()].filter((n) => n > 1)).toEqual([]);
     expect(names.size).toBe([...createdPerSession.values()].reduce((sum, n) => sum + n, 0));
     const accepted = new Set(creates.map((c) => c.id));
