@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigValidationError, loadConfig } from './config/app-config';
 import { stopBootingEmbeddedPostgres } from './database/embedded-postgres.service';
+import { SessionOwnershipService } from './modules/workspace/cluster/session-ownership.service';
+import { WorkspaceGateway } from './modules/workspace/workspace.gateway';
 import { SocketIoAdapter } from './shared/adapters/socket-io.adapter';
 import { AllExceptionsFilter } from './shared/filters/all-exceptions.filter';
 import { bodyParserError, errorBody } from './shared/filters/error-body';
@@ -54,7 +56,13 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
 function configureApp(app: NestExpressApplication, config: AppConfig, logger: Logger): void {
   // Probes and metrics stay at the root, where orchestrators and Prometheus look for them.
   app.setGlobalPrefix(API_PREFIX.replace(/^\//, ''), { exclude: ['health', 'health/ready', 'metrics'] });
-  app.useWebSocketAdapter(new SocketIoAdapter(app, config.webOrigins));
+  app.useWebSocketAdapter(
+    new SocketIoAdapter(
+      app,
+      config.webOrigins,
+      config.database.kind === 'postgres' ? config.database.url : null,
+    ),
+  );
   app.enableCors({
     origin: config.webOrigins,
     credentials: true,
@@ -105,7 +113,8 @@ function configureApp(app: NestExpressApplication, config: AppConfig, logger: Lo
     }),
   );
   app.useGlobalFilters(new AllExceptionsFilter(logger));
-  app.enableShutdownHooks();
+  // SIGTERM (a rolling update, an orchestrator's stop) first hands the work over: see bootstrap.
+  app.enableShutdownHooks(['SIGINT', 'SIGHUP', 'SIGQUIT']);
 
   const document = SwaggerModule.createDocument(
     app,
@@ -148,6 +157,26 @@ export async function bootstrap(): Promise<void> {
   const logger = app.get<Logger>(ROOT_LOGGER);
   await app.listen(config.port);
   logger.info({ url: await app.getUrl(), docs: '/api/docs' }, 'API listening');
+  process.once('SIGTERM', () => void handOverAndExit(app, logger));
+}
+
+/**
+ * Graceful handover of a replica being stopped: it stops taking new work (readiness answers 503
+ * `draining`, creates 503), releases its leases and tells the other replicas, which take its
+ * sessions' relays, followers and health checks at once; then closes its sockets, whose clients
+ * reconnect (through the proxy, to another replica) and re-subscribe, getting statuses and lines
+ * replayed; then shuts down as on any other signal.
+ */
+async function handOverAndExit(app: INestApplication, logger: Logger): Promise<void> {
+  try {
+    await app.get(SessionOwnershipService).drain();
+    app.get(WorkspaceGateway).disconnectAll();
+    await app.close();
+  } catch (error) {
+    logger.error({ err: error }, 'graceful shutdown failed');
+    process.exit(1);
+  }
+  process.exit(0);
 }
 
 // Only when run as a program (node dist/main.js), not when imported by tests.

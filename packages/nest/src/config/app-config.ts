@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import type { ResourceAllocation } from '@builder/shared';
 import { type Env, envSchema } from './env.schema';
 
@@ -70,6 +71,9 @@ export class AppConfig {
     /** Label value marking this deployment's workspaces in the runtime. */
     deploymentId: string;
   };
+
+  /** This replica among the API processes of one database (see modules/workspace/cluster). */
+  readonly cluster: { replicaId: string; leaseTtlMs: number; leaseRenewMs: number };
 
   /** Warm pool of pre-started workspaces (see modules/workspace/pool). */
   readonly pool: { size: number };
@@ -162,6 +166,11 @@ export class AppConfig {
       stuckStoppingMs: env.STUCK_STOPPING_MS,
       deploymentId:
         env.DEPLOYMENT_ID ?? createHash('sha256').update(databaseLocation).digest('hex').slice(0, 16),
+    };
+    this.cluster = {
+      replicaId: env.REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      leaseTtlMs: env.LEASE_TTL_MS,
+      leaseRenewMs: env.LEASE_RENEW_MS,
     };
     this.preview = {
       mode: env.PREVIEW_MODE,

@@ -106,6 +106,16 @@ export const envSchema = z
     RECONCILE_INTERVAL_MS: int(1000, 86_400_000).default(300_000),
     /** A session `creating` without progress for this long is finished as failed by reconciliation. */
     STUCK_CREATING_MS: int(1000, 86_400_000).default(600_000),
+    /**
+     * Work one replica of several must own (a running session's HMR relay, log follower and health
+     * checks; a start in progress) is held by a lease row in PostgreSQL that lives this long unless
+     * its holder renews it. A replica that dies is replaced within LEASE_TTL_MS + LEASE_RENEW_MS.
+     */
+    LEASE_TTL_MS: int(2_000, 600_000).default(10_000),
+    /** How often a replica renews its leases and looks for running sessions nobody holds. */
+    LEASE_RENEW_MS: int(200, 60_000).default(3_000),
+    /** This process's name in leases and logs. Default: host name, process id and a random suffix. */
+    REPLICA_ID: optionalString,
     /** A session `stopping` for this long has its clean-up run again by reconciliation. */
     STUCK_STOPPING_MS: int(1000, 86_400_000).default(120_000),
     /**
@@ -222,6 +232,13 @@ export const envSchema = z
         code: z.ZodIssueCode.custom,
         path: ['PREVIEW_MODE'],
         message: 'must be proxy with RUNTIME=swarm (a swarm workspace publishes no port)',
+      });
+    }
+    if (env.LEASE_RENEW_MS * 2 > env.LEASE_TTL_MS) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['LEASE_RENEW_MS'],
+        message: `must be at most half of LEASE_TTL_MS (${env.LEASE_TTL_MS}), so one late renewal does not lose a lease`,
       });
     }
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {

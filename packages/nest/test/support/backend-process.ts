@@ -13,21 +13,23 @@ import { ApiClient, eventually, TEST_OBJECT_STORE_DIR } from './test-app';
 export interface BackendProcess {
   child: ChildProcess;
   api: ApiClient;
+  port: number;
   output(): string;
 }
 
 /**
  * Starts `<outDir>/main.js` with the Docker runtime on `databaseUrl` and `env` on top, on a free
- * port of 3400-3499, and waits for /health. Every child goes into `children`, for the suite's
- * afterAll to SIGKILL whatever is still running.
+ * port of `apiPorts` (default 3400-3499), and waits for /health. Every child goes into `children`,
+ * for the suite's afterAll to SIGKILL whatever is still running.
  */
 export async function startBackendProcess(
   outDir: string,
   databaseUrl: string,
   env: Record<string, string>,
   children: ChildProcess[],
+  apiPorts: [number, number] = [3400, 3499],
 ): Promise<BackendProcess> {
-  const port = await freePort(3400, 3499);
+  const port = await freePort(apiPorts[0], apiPorts[1]);
   const child = spawn(process.execPath, [join(outDir, 'main.js')], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -53,7 +55,7 @@ export async function startBackendProcess(
   child.stderr?.on('data', (chunk) => (output += chunk));
   const up = await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 30_000, 200);
   if (!up) throw new Error(`backend did not start: ${output}`);
-  return { child, api: new ApiClient(`http://127.0.0.1:${port}`), output: () => output };
+  return { child, api: new ApiClient(`http://127.0.0.1:${port}`), port, output: () => output };
 }
 
 /** Backends of a suite that kills and restarts them, on one database of its own. */
@@ -71,7 +73,11 @@ export interface BackendProcesses {
  * folder of the suite's own; afterAll SIGKILLs every backend still running, removes the sessions'
  * leftovers, drops the database and the folder. Call it inside the suite's `describe`.
  */
-export function useBackendProcesses(name: string, env: Record<string, string>): BackendProcesses {
+export function useBackendProcesses(
+  name: string,
+  env: Record<string, string>,
+  apiPorts?: [number, number],
+): BackendProcesses {
   const outDir = join(resolve(__dirname, '../..'), 'test-artifacts', `dist-${name}-${process.pid}`);
   const children: ChildProcess[] = [];
   const sessionIds = new Set<string>();
@@ -103,6 +109,7 @@ export function useBackendProcesses(name: string, env: Record<string, string>): 
       return db;
     },
     sessionIds,
-    start: (overrides = {}) => startBackendProcess(outDir, (db as TestDatabase).url, { ...env, ...overrides }, children),
+    start: (overrides = {}) =>
+      startBackendProcess(outDir, (db as TestDatabase).url, { ...env, ...overrides }, children, apiPorts),
   };
 }

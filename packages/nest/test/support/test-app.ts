@@ -1,15 +1,40 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { createApp } from '../../src/main';
+
+const STORE_PREFIX = 'builder-test-objects-';
+
+/** Whether a process with this id still runs (signal 0 only checks). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A test process killed by the runner (a timeout, an interrupted run) never reaches its exit
+ * handler, so each new store first removes the stores of test processes that no longer run: their
+ * names carry the pid.
+ */
+function removeStoresOfDeadProcesses(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = name.startsWith(STORE_PREFIX) ? Number.parseInt(name.slice(STORE_PREFIX.length), 10) : 0;
+    if (pid && !alive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
 
 /**
  * The project blob store of this test file's apps: one folder per test process (vitest runs each
  * file in its own), so every app of a file (they share its database) sees the same blobs, files
  * never share theirs, and nothing lands in the repository's data folder. Removed at exit.
  */
-export const TEST_OBJECT_STORE_DIR = mkdtempSync(join(tmpdir(), 'builder-test-objects-'));
+removeStoresOfDeadProcesses();
+export const TEST_OBJECT_STORE_DIR = mkdtempSync(join(tmpdir(), `${STORE_PREFIX}${process.pid}-`));
 process.once('exit', () => rmSync(TEST_OBJECT_STORE_DIR, { recursive: true, force: true }));
 
 /** The real application, in-process, listening on a free loopback port. */

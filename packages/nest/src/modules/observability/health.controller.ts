@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
+import { SessionOwnershipService } from '../workspace/cluster/session-ownership.service';
 import { MetricsService } from './metrics.service';
 
 interface Check {
@@ -41,6 +42,7 @@ export class HealthController {
     @InjectDataSource() private readonly db: DataSource,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     private readonly metrics: MetricsService,
+    private readonly ownership: SessionOwnershipService,
   ) {}
 
   @Get('health')
@@ -51,8 +53,15 @@ export class HealthController {
   }
 
   @Get('health/ready')
-  @ApiOperation({ summary: 'Readiness: the database and the workspace runtime answer' })
+  @ApiOperation({
+    summary: 'Readiness: the database and the workspace runtime answer, and the replica is not draining',
+  })
   async ready(@Res({ passthrough: true }) res: Response) {
+    // A stopping replica (SIGTERM) leaves the proxy's rotation before it closes.
+    if (this.ownership.draining) {
+      res.status(503);
+      return { status: 'draining', checks: {} };
+    }
     const [database, runtime] = await Promise.all([
       check(() => this.db.query('SELECT 1')),
       check(() => this.runtime.ping()),

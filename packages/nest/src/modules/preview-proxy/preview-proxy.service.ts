@@ -14,13 +14,14 @@ import { AppConfig } from '../../config/app-config';
 import { DEV_SERVER_HOST_HEADER } from '../../shared/runtime/dev-server.constants';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceSessionRepository } from '../workspace/workspace-session.repository';
-import { WorkspaceEventsService } from '../workspace/workspace-events.service';
+import { SessionChangesService } from '../workspace/cluster/session-changes.service';
 import { frameAncestorsPolicy, restrictPreviewHeaders } from './preview-headers';
 import { parsePreviewHost, tokensEqual } from './preview-host';
 
 /**
  * How long a resolution is reused. A running session's address stays cached for a minute: every
- * status change in this process invalidates it at once, and a proxy error does too. Without it an
+ * status change, made by any replica, invalidates it at once (LISTEN/NOTIFY), and a proxy error
+ * does too. Without it an
  * edit's first request paid a database read and an engine inspect (~15 ms of a CSS edit's 49 ms).
  */
 const RUNNING_CACHE_MS = 60_000;
@@ -70,6 +71,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
   private readonly proxiedFor = new WeakMap<IncomingMessage, string>();
   private server: Server | null = null;
   private readonly unsubscribe: () => void;
+  private readonly offReconnect: () => void;
   /** CSP of every preview response (WEB_ORIGIN). */
   private readonly framePolicy: string;
   private apiListeners: Array<(req: IncomingMessage, res: ServerResponse) => void> = [];
@@ -83,10 +85,12 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     private readonly adapterHost: HttpAdapterHost,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     private readonly sessions: WorkspaceSessionRepository,
-    events: WorkspaceEventsService,
+    changes: SessionChangesService,
   ) {
-    // A status change (ended, restarted) must reach the proxy at once, not after the cache expires.
-    this.unsubscribe = events.on('status', (event) => this.invalidate(event.sessionId));
+    // A status change (ended, restarted) must reach the proxy at once, not after the cache expires:
+    // on every replica, whichever one made it (the database notifies each).
+    this.unsubscribe = changes.onStatus((change) => this.invalidate(change.sessionId));
+    this.offReconnect = changes.onReconnect(() => this.cache.clear());
     // `Connection` is hop-by-hop: a client closing its own connection to us says nothing about ours
     // to the dev server, which stays open for the next request (upgrades are not touched here).
     this.proxy.on('proxyReq', (proxyReq) => proxyReq.removeHeader('connection'));
@@ -127,6 +131,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
 
   onModuleDestroy(): void {
     this.unsubscribe();
+    this.offReconnect();
     if (this.server) {
       this.server.off('request', this.onRequest);
       this.server.off('upgrade', this.onUpgrade);

@@ -4,7 +4,11 @@ import { AppConfig } from '../../config/app-config';
 import { RuntimeModule } from '../../shared/runtime/runtime.module';
 import { AuthModule } from '../auth/auth.module';
 import { ProjectsModule } from '../projects/projects.module';
+import { LeaseService } from './cluster/lease.service';
+import { SessionChangesService } from './cluster/session-changes.service';
+import { SessionOwnershipService } from './cluster/session-ownership.service';
 import { WorkspaceSessionEntity } from './entities/session.entity';
+import { JobLock } from './lifecycle/job-lock.service';
 import { HmrRelayService } from './hmr/hmr-relay.service';
 import { HostPortProbe } from './host-port-probe.service';
 import { WorkspaceLogsService } from './logs/workspace-logs.service';
@@ -66,6 +70,10 @@ import { WorkspaceService } from './workspace.service';
     HostPortProbe,
     ProjectSyncService,
     WarmPoolService,
+    LeaseService,
+    SessionChangesService,
+    SessionOwnershipService,
+    JobLock,
     {
       provide: START_QUEUE,
       inject: [AppConfig],
@@ -81,6 +89,10 @@ import { WorkspaceService } from './workspace.service';
     ProjectSyncService,
     WorkspaceStorageService,
     START_QUEUE,
+    JobLock,
+    LeaseService,
+    SessionChangesService,
+    SessionOwnershipService,
   ],
 })
 export class WorkspaceModule {}

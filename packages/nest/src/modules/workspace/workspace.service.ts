@@ -22,6 +22,8 @@ import { TemplateService } from '../../shared/services/template.service';
 import { newPreviewToken, previewOrigin } from '../preview-proxy/preview-host';
 import type { Manifest } from '../projects/project-versions.service';
 import { ProjectsService } from '../projects/projects.service';
+import { leaseName, LeaseService } from './cluster/lease.service';
+import { SessionOwnershipService } from './cluster/session-ownership.service';
 import type { CreateWorkspaceDto } from './dto/create-workspace.dto';
 import type { WorkspaceSessionDto } from './dto/workspace-session.dto';
 import type { WorkspaceSessionEntity } from './entities/session.entity';
@@ -85,6 +87,8 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     private readonly probe: HttpProbe,
     private readonly projects: ProjectsService,
     private readonly sync: ProjectSyncService,
+    private readonly leases: LeaseService,
+    private readonly ownership: SessionOwnershipService,
     @Inject(START_QUEUE) private readonly queue: StartQueue,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     @Inject(ROOT_LOGGER) logger: Logger,
@@ -104,7 +108,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   // ---------------------------------------------------------------- create
 
   async create(userId: string, dto: CreateWorkspaceDto): Promise<WorkspaceSessionDto> {
-    if (this.shuttingDown)
+    if (this.shuttingDown || this.ownership.draining)
       throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
     // An existing project keeps the template it was made from.
     const existing = dto.projectId ? await this.projects.findOwned(userId, dto.projectId) : null;
@@ -141,9 +145,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     }
 
     const now = Date.now();
-    const containerName = `workspace-${userId}-${this.nextTimestamp()}`;
     // The id and token are chosen here so a proxy-mode preview URL can name them.
     const id = randomUUID();
+    const containerName = containerNameOf(userId, this.nextTimestamp(), id);
     const previewToken = newPreviewToken();
     const session = await this.reservePort((port) =>
       this.sessions.transaction(async (manager) => {
@@ -171,7 +175,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     log.info({ userId, projectId, port: session.port, containerName, image }, 'session created');
     this.emitStatus(session.id, Creating, null);
 
-    const position = this.queue.enqueue(session.id, () => this.runStart(session.id, 'create'));
+    const position = await this.enqueueStart(session.id, 'create');
     if (position > 0) {
       this.emitBuildStatus(session.id, 'queued', {
         queuePosition: position,
@@ -289,7 +293,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
    * same job as a user's create, but at background priority and a low CPU weight. Answers its id.
    */
   async startPooled(templateName: string = DEFAULT_TEMPLATE_NAME): Promise<string> {
-    if (this.shuttingDown) throw new ServiceUnavailableError('the backend is shutting down');
+    if (this.shuttingDown || this.ownership.draining) throw new ServiceUnavailableError('the backend is shutting down');
     this.template.templateDefinition(templateName);
     const now = Date.now();
     const id = randomUUID();
@@ -300,7 +304,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
           ...this.newSessionRow(now, templateName),
           id,
           userId: POOL_USER_ID,
-          containerName: `workspace-pool-${this.nextTimestamp()}`,
+          containerName: containerNameOf('pool', this.nextTimestamp(), id),
           port,
           previewUrl: null,
           resourceAllocation: { ...this.config.resources, cpuShares: POOL_CPU_SHARES },
@@ -308,7 +312,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         }),
       ),
     );
-    this.queue.enqueue(session.id, () => this.runStart(session.id, 'create'), 'background');
+    await this.enqueueStart(session.id, 'create', 'background');
     return session.id;
   }
 
@@ -348,8 +352,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
         this.emitStatus(id, Stopping, session.status, reason);
       }
     }
-    // Never started: nothing to stop. A start in progress sees the new status and cleans up after itself.
-    this.queue.cancel(id);
+    // Never started: nothing to stop. A start in progress sees the new status and cleans up after
+    // itself. A start queued on another replica finds the session moved when its turn comes.
+    if (this.queue.cancel(id)) await this.leases.release(leaseName.start(id)).catch(() => undefined);
     const containerId = (await this.sessions.findById(id))?.containerId ?? session.containerId;
     if (!(await this.removeFromRuntime(id, containerId))) {
       log.warn('the workspace could not be removed yet; reconciliation finishes the session');
@@ -386,7 +391,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
   /** Restarts the dev server of a running session (status `creating` until it answers again). */
   async restart(userId: string, id: string): Promise<WorkspaceSessionDto> {
-    if (this.shuttingDown)
+    if (this.shuttingDown || this.ownership.draining)
       throw new ServiceUnavailableError('the backend is shutting down; try again shortly');
     const session = await this.sessions.findOwned(userId, id);
     this.recordActivity(id);
@@ -401,12 +406,35 @@ export class WorkspaceService implements BeforeApplicationShutdown {
       throw new WorkspaceConflictError('workspace changed state meanwhile; reload its status');
     }
     this.emitStatus(id, Creating, Running, 'restart requested');
-    const position = this.queue.enqueue(id, () => this.runStart(id, 'restart'));
+    const position = await this.enqueueStart(id, 'restart');
     const updated = await this.sessions.findOwned(userId, id);
     return this.toDto(position > 0 ? updated : { ...updated, buildStep: 'starting' }, position || null);
   }
 
   // ---------------------------------------------------------------- the start job
+
+  /**
+   * Queues a session's start here under its start lease, which tells every replica's
+   * reconciliation that the session is alive however long it waits (only the lease of a replica
+   * that died expires). Answers the queue position.
+   */
+  private async enqueueStart(
+    id: string,
+    mode: 'create' | 'restart',
+    priority?: 'background',
+  ): Promise<number> {
+    await this.leases.acquire(leaseName.start(id));
+    return this.queue.enqueue(
+      id,
+      () =>
+        this.runStart(id, mode).finally(() =>
+          this.leases
+            .release(leaseName.start(id))
+            .catch((error: unknown) => this.log.warn({ err: error, sessionId: id }, 'releasing a start lease failed')),
+        ),
+      priority,
+    );
+  }
 
   /**
    * Brings a `creating` session to `running`: image, workspace, start, template and dev server.
@@ -829,6 +857,14 @@ class StepTimings {
     this.mark('ready');
     return { ...this.durations };
   }
+}
+
+/**
+ * A workspace's container name: unique across replicas by the session id in it (two replicas can
+ * reach the same millisecond), readable by its owner and time.
+ */
+function containerNameOf(owner: string, timestamp: number, sessionId: string): string {
+  return `workspace-${owner}-${timestamp}-${sessionId.slice(0, 8)}`;
 }
 
 /** A message for the session's owner: what failed, without internals they cannot act on. */

@@ -1,11 +1,9 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { WorkspaceStatus } from '@builder/shared';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import {
   WORKSPACE_RUNTIME,
   type WorkspaceRuntime,
 } from '../../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceEventsService } from '../workspace-events.service';
-import { WorkspaceSessionRepository } from '../workspace-session.repository';
 import { normalizeModulePath, ViteHmrClient, type ViteHmrMessage } from './vite-hmr.client';
 
 /**
@@ -29,43 +27,27 @@ export function toWorkspacePath(path: string, sessionId: string): string {
 }
 
 /**
- * One connection per running session to its dev server's HMR websocket; what the dev server says
+ * One connection per running session to its dev server's HMR websocket, on the replica holding the
+ * session's lease (SessionOwnershipService opens and closes it); what the dev server says
  * (updates, full reloads, build errors) is published on the workspace event bus for the gateway.
  * The dev server is the source of truth: nothing is inferred from file writes.
  */
 @Injectable()
-export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
+export class HmrRelayService implements OnModuleDestroy {
   private readonly logger = new Logger(HmrRelayService.name);
   private readonly relays = new Map<string, ViteHmrClient>();
   private readonly opening = new Map<string, Promise<void>>();
   private readonly observers = new Set<DevServerObserver>();
-  private unsubscribe: (() => void) | null = null;
+  /**
+   * Sessions whose relay publishes what it hears: those this replica holds the lease of. Another
+   * replica's verdict opens a quiet relay (observers only), so sockets never hear a message twice.
+   */
+  private readonly publishing = new Set<string>();
 
   constructor(
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     private readonly events: WorkspaceEventsService,
-    private readonly sessions: WorkspaceSessionRepository,
   ) {}
-
-  /** Follows the lifecycle: a relay while the session runs, none before or after. */
-  onModuleInit(): void {
-    this.unsubscribe = this.events.on('status', (event) => {
-      if (event.status === WorkspaceStatus.Running) {
-        void this.sessions
-          .findById(event.sessionId)
-          .then((session) => {
-            if (session?.status === WorkspaceStatus.Running && session.containerId) {
-              return this.open(session.id, session.containerId);
-            }
-          })
-          .catch((error: unknown) =>
-            this.logger.warn(`relay lookup failed for ${event.sessionId}: ${String(error)}`),
-          );
-      } else {
-        this.close(event.sessionId);
-      }
-    });
-  }
 
   /** Number of open relays (for tests and metrics). */
   get openCount(): number {
@@ -91,8 +73,12 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  /** Opens the relay of a running session (idempotent). */
-  open(sessionId: string, containerId: string): Promise<void> {
+  /**
+   * Opens the relay of a running session (idempotent); with `publish`, what it hears goes to the
+   * session's sockets too (the lease holder's relay), else only to observers.
+   */
+  open(sessionId: string, containerId: string, publish = false): Promise<void> {
+    if (publish) this.publishing.add(sessionId);
     if (this.relays.has(sessionId)) return Promise.resolve();
     const pending = this.opening.get(sessionId);
     if (pending) return pending;
@@ -107,6 +93,7 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
           onMessage: (message) => {
             let claimed = false;
             for (const observer of this.observers) claimed = observer(sessionId, message) === true || claimed;
+            if (!this.publishing.has(sessionId)) return;
             const at = new Date().toISOString();
             switch (message.type) {
               case 'update':
@@ -142,13 +129,13 @@ export class HmrRelayService implements OnModuleInit, OnModuleDestroy {
   }
 
   close(sessionId: string): void {
+    this.publishing.delete(sessionId);
     this.opening.delete(sessionId);
     this.relays.get(sessionId)?.close();
     this.relays.delete(sessionId);
   }
 
   onModuleDestroy(): void {
-    this.unsubscribe?.();
     for (const sessionId of [...this.relays.keys()]) this.close(sessionId);
   }
 }

@@ -17,7 +17,7 @@ import { MetricsService } from '../../observability/metrics.service';
 import { formatSize } from '../../../shared/errors/storage-limit-exceeded.error';
 import { WorkspaceSessionRepository } from '../workspace-session.repository';
 import { WorkspaceStorageService } from '../workspace-storage.service';
-import { JobLock } from './job-lock.service';
+import { SessionOwnershipService } from '../cluster/session-ownership.service';
 import { SessionCleanupService } from './session-cleanup.service';
 
 /** Workspaces checked at the same time. */
@@ -43,7 +43,8 @@ interface Diagnosis {
 }
 
 /**
- * Health of running workspaces, every HEALTH_INTERVAL_MS, once across backend processes: the
+ * Health of running workspaces, every HEALTH_INTERVAL_MS, each checked by the replica holding its
+ * session's lease (SessionOwnershipService), so once across backend processes: the
  * container's state, Docker's own health status and an HTTP probe of the dev server at the
  * runtime's address. A dead or unhealthy workspace gets one restart per session (counted in the
  * session's row, so a restarted or second backend knows it was given); if that fails, or it fails
@@ -58,13 +59,14 @@ interface Diagnosis {
 export class HealthMonitorService implements OnApplicationBootstrap {
   private readonly log: Logger;
   private readonly probeFailures = new Map<string, number>();
+  private round: Promise<void> | null = null;
   /** Start of the window in which OOM kills are looked up next. */
   private oomSince = new Date();
 
   constructor(
     private readonly config: AppConfig,
     private readonly cleanup: SessionCleanupService,
-    private readonly lock: JobLock,
+    private readonly ownership: SessionOwnershipService,
     private readonly metrics: MetricsService,
     private readonly probe: HttpProbe,
     private readonly sessions: WorkspaceSessionRepository,
@@ -82,18 +84,23 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     this.scheduler.addInterval('workspace-health', timer);
   }
 
-  /** One round of checks (skipped while another process or round holds it). Never throws. */
-  async run(): Promise<void> {
-    try {
-      await this.lock.runExclusive('workspace-health', () => this.checkAll());
-    } catch (error) {
-      this.log.error({ err: error }, 'health check round failed');
-    }
+  /** One round of checks of the sessions this replica holds (skipped while a round runs). Never throws. */
+  run(): Promise<void> {
+    this.round ??= this.checkAll()
+      .catch((error: unknown) => this.log.error({ err: error }, 'health check round failed'))
+      .finally(() => {
+        this.round = null;
+      });
+    return this.round;
   }
 
   private async checkAll(): Promise<void> {
+    const owned = this.ownership.ownedSessions();
+    if (owned.length === 0) return;
     const rows: RunningRow[] = await this.db.query(
-      `SELECT id, container_id, resource_allocation FROM workspace_sessions WHERE status = 'running' AND container_id IS NOT NULL`,
+      `SELECT id, container_id, resource_allocation FROM workspace_sessions
+        WHERE id = ANY($1::uuid[]) AND status = 'running' AND container_id IS NOT NULL`,
+      [owned],
     );
     const live = new Set(rows.map((row) => row.id));
     for (const id of this.probeFailures.keys()) if (!live.has(id)) this.probeFailures.delete(id);

@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { ObservabilityModule } from '../../observability/observability.module';
 import { WorkspaceModule } from '../workspace.module';
 import { HealthMonitorService } from './health-monitor.service';
-import { JobLock } from './job-lock.service';
 import { ReconcilerService } from './reconciler.service';
 import { SessionCleanupService } from './session-cleanup.service';
 import { SessionLifecycleService } from './session-lifecycle.service';
@@ -15,7 +14,6 @@ import { SessionLifecycleService } from './session-lifecycle.service';
 @Module({
   imports: [WorkspaceModule, ObservabilityModule],
   providers: [
-    JobLock,
     SessionCleanupService,
     SessionLifecycleService,
     HealthMonitorService,

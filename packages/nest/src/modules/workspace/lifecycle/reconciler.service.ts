@@ -12,6 +12,7 @@ import {
   type WorkspaceRuntime,
 } from '../../../shared/runtime/workspace-runtime.interface';
 import { MetricsService } from '../../observability/metrics.service';
+import { leaseName, LeaseService } from '../cluster/lease.service';
 import { START_QUEUE, type StartQueue } from '../start-queue';
 import { JobLock } from './job-lock.service';
 import { SessionCleanupService } from './session-cleanup.service';
@@ -27,8 +28,8 @@ export type ReconcileReport = Record<string, number>;
  * - workspaces (containers, volumes) of this deployment whose session is not active, or unknown,
  *   are removed: what a crash or a lost race left behind;
  * - running sessions whose workspace is gone end `error` ("workspace disappeared"), port released;
- * - sessions `creating` without progress for STUCK_CREATING_MS (their backend died mid-start) end
- *   `error` with what they created removed; sessions `stopping` for STUCK_STOPPING_MS are finished.
+ * - sessions `creating` without progress for STUCK_CREATING_MS whose start lease no live replica
+ *   holds (their backend died mid-start) end `error` with what they created removed; sessions `stopping` for STUCK_STOPPING_MS are finished.
  * Workspaces of other deployments sharing the engine (another database) are never touched: they
  * carry another deployment label, or none.
  */
@@ -40,6 +41,7 @@ export class ReconcilerService implements OnApplicationBootstrap {
     private readonly config: AppConfig,
     private readonly cleanup: SessionCleanupService,
     private readonly lock: JobLock,
+    private readonly leases: LeaseService,
     private readonly metrics: MetricsService,
     private readonly scheduler: SchedulerRegistry,
     @InjectDataSource() private readonly db: DataSource,
@@ -147,9 +149,12 @@ export class ReconcilerService implements OnApplicationBootstrap {
       `SELECT id FROM workspace_sessions WHERE status = 'creating' AND updated_at <= now() - ($1::int * interval '1 millisecond')`,
       [stuckCreatingMs],
     );
+    // Queued or starting on a live replica (this one or another: its start lease is renewed):
+    // alive, just slow. Only a start whose replica died is stuck.
+    const starting = await this.leases.live(creating.map(({ id }) => leaseName.start(id)));
     for (const { id } of creating) {
-      // Still queued or starting in this process: alive, just slow.
       if (this.queue.position(id) !== null || this.queue.isRunning(id)) continue;
+      if (starting.has(leaseName.start(id))) continue;
       const reason = `the workspace did not finish starting within ${Math.round(stuckCreatingMs / 1000)} s (its backend may have stopped); start a new session`;
       if (await this.cleanup.end(id, 'error', reason)) count('stuck-creating');
     }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type LogEvent, WorkspaceStatus } from '@builder/shared';
 import type { Logger } from 'pino';
 import { AppConfig } from '../../../config/app-config';
@@ -37,17 +37,16 @@ export function cleanLogLine(line: string): string {
 }
 
 /**
- * The dev server's output, live: one follower per running session (opened when it runs, closed
- * when it stops, like the HMR relay), whose lines are published as `log` events for the session's
+ * The dev server's output, live: one follower per running session, on the replica holding the
+ * session's lease (opened and closed with it by SessionOwnershipService, like the HMR relay), whose lines are published as `log` events for the session's
  * room only, at most DEV_SERVER_LOG_LINES_PER_SECOND per session (a burst of twice that), with a
  * notice of how many were held back. The last DEV_SERVER_LOG_REPLAY_LINES are kept for a socket
  * that subscribes later. The REST tail reads the runtime's own log, complete.
  */
 @Injectable()
-export class WorkspaceLogsService implements OnModuleInit, OnModuleDestroy {
+export class WorkspaceLogsService implements OnModuleDestroy {
   private readonly log: Logger;
   private readonly followers = new Map<string, Follower>();
-  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly config: AppConfig,
@@ -59,15 +58,7 @@ export class WorkspaceLogsService implements OnModuleInit, OnModuleDestroy {
     this.log = logger.child({ context: 'WorkspaceLogs' });
   }
 
-  onModuleInit(): void {
-    this.unsubscribe = this.events.on('status', (event) => {
-      if (event.status === WorkspaceStatus.Running) void this.follow(event.sessionId);
-      else this.close(event.sessionId);
-    });
-  }
-
   onModuleDestroy(): void {
-    this.unsubscribe?.();
     for (const sessionId of [...this.followers.keys()]) this.close(sessionId);
   }
 
@@ -77,8 +68,8 @@ export class WorkspaceLogsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Follows a running session's output (idempotent): also for a session that was running before
-   * this backend started, when its owner subscribes. Never rejects.
+   * Follows a running session's output (idempotent), from the last DEV_SERVER_LOG_REPLAY_LINES on:
+   * a replica taking a session over replays what its previous holder had. Never rejects.
    */
   async follow(sessionId: string): Promise<void> {
     if (this.followers.has(sessionId)) return;
@@ -130,7 +121,8 @@ export class WorkspaceLogsService implements OnModuleInit, OnModuleDestroy {
     return lines.map(cleanLogLine);
   }
 
-  private close(sessionId: string): void {
+  /** Stops following a session's output (it stopped, or another replica took it over). */
+  close(sessionId: string): void {
     const follower = this.followers.get(sessionId);
     if (!follower) return;
     this.followers.delete(sessionId);

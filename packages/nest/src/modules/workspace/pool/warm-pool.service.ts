@@ -14,6 +14,8 @@ import {
   WORKSPACE_RUNTIME,
   type WorkspaceRuntime,
 } from '../../../shared/runtime/workspace-runtime.interface';
+import { leaseName, LeaseService } from '../cluster/lease.service';
+import { JobLock } from '../lifecycle/job-lock.service';
 import { WorkspaceEventsService } from '../workspace-events.service';
 import { WorkspaceService } from '../workspace.service';
 import { POOL_USER_ID } from './warm-pool.constants';
@@ -62,6 +64,8 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly config: AppConfig,
     private readonly workspaces: WorkspaceService,
     private readonly events: WorkspaceEventsService,
+    private readonly leases: LeaseService,
+    private readonly lock: JobLock,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
     @Inject(ROOT_LOGGER) logger: Logger,
@@ -121,6 +125,12 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
     if (this.timer) clearInterval(this.timer);
     if (this.refillTimer) clearTimeout(this.refillTimer);
     await this.maintaining?.catch(() => undefined);
+    // The pool is the deployment's: while another replica lives, it keeps serving from it.
+    const others = await this.leases.otherReplicas().catch(() => 0);
+    if (others > 0) {
+      this.log.info({ replicas: others }, 'warm pool left to the other replicas');
+      return;
+    }
     // Starts still in flight are ended by WorkspaceService's own shutdown.
     const rows = await this.poolRows([WorkspaceStatus.Running]);
     await Promise.allSettled(rows.map((row) => this.retire(row, 'the backend shut down')));
@@ -157,8 +167,18 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
       });
   }
 
+  /**
+   * Starts what the deployment's pool lacks. Counted and started under one advisory lock across
+   * replicas: the rows a fill inserts are seen by the next, so the pool is WARM_POOL_SIZE for the
+   * deployment, not per replica.
+   */
   private async fill(): Promise<void> {
     if (this.closed || Date.now() < this.pausedUntil) return;
+    await this.lock.runExclusive('warm-pool-fill', () => this.fillLocked());
+  }
+
+  private async fillLocked(): Promise<void> {
+    if (this.closed) return;
     const { running, creating } = await this.size();
     const missing = this.config.pool.size - running - creating;
     for (let i = 0; i < missing && !this.closed; i++) {
@@ -169,8 +189,8 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /**
-   * After a crash or restart: pooled rows in `creating` or `stopping` have nobody driving them
-   * (this process has not started any yet), and `running` ones whose container is gone or stopped
+   * After a crash or restart: pooled rows in `creating` without a live start lease or `stopping`
+   * have nobody driving them, and `running` ones whose container is gone or stopped
    * are dead. All of them are ended; the fill that follows replaces them. Live ones stay in the pool.
    */
   private async reconcileAtStart(): Promise<void> {
@@ -179,8 +199,11 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
       WorkspaceStatus.Running,
       WorkspaceStatus.Stopping,
     ]);
+    // Another live replica's pooled starts are its own, however long they queue.
+    const starting = await this.leases.live(rows.map((row) => leaseName.start(row.id)));
     let ended = 0;
     for (const row of rows) {
+      if (row.status === WorkspaceStatus.Creating && starting.has(leaseName.start(row.id))) continue;
       if (row.status === WorkspaceStatus.Running && row.container_id) {
         const info = await this.runtime.inspect(row.container_id).catch(() => null);
         if (info?.state === 'running') continue;
