@@ -109,6 +109,12 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
    * agent would wait for its timeout (a lost node drops packets), so each answers not-found at once.
    */
   private readonly lost = new Set<string>();
+  /**
+   * Workspaces made here whose agent has not answered yet, with the wait for it once a call needs
+   * it: a call between create and start (a project's files written before the dev server starts)
+   * waits for the task to run rather than failing on a name that does not resolve yet.
+   */
+  private readonly placing = new Map<string, Promise<void> | null>();
   private nodes: { at: number; value: Promise<Map<string, SwarmNode>> } | null = null;
 
   constructor(
@@ -156,6 +162,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
       this.join(network).catch(() => undefined);
       const id = await this.docker.createService(this.serviceSpec(spec, { name, labels, token, network, port }));
       this.targets.set(id, Promise.resolve({ id, host: name, token, network, port }));
+      this.placing.set(id, null);
       return { id };
     } catch (error) {
       // Leave nothing behind: the service (if it was made) and the network carry the session label.
@@ -165,26 +172,11 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   }
 
   /**
-   * The first start places the task (one replica); later ones start the dev server again. Answers
-   * once the task runs and its agent answers, as a started container runs on the docker runtime
-   * (the first task on a node waits for that node's pull of the image).
+   * Starts the dev server, once the task the swarm placed at create runs and its agent answers (the
+   * first task on a node waits for that node's pull of the image). Answers once it is started, as a
+   * started container runs on the docker runtime.
    */
   async start(id: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const service = await this.inspectService(id);
-      if ((service.Spec?.Mode?.Replicated?.Replicas ?? 0) > 0) break;
-      try {
-        await this.docker.updateService(id, service.Version?.Index ?? 0, {
-          ...service.Spec,
-          Mode: { Replicated: { Replicas: 1 } },
-        });
-        return await this.waitUntilRunning(id);
-      } catch (error) {
-        // Another update came first ("update out of sequence"): read the spec again, once.
-        if (attempt >= 1 || !/out of sequence/i.test(dockerErrorMessage(error))) throw notFoundAsWorkspace(error, id);
-      }
-    }
-    await this.waitUntilRunning(id);
     await this.agentJson(id, { method: 'POST', path: '/v1/dev-server/start', timeoutMs: this.options.operationTimeoutMs });
   }
 
@@ -210,6 +202,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     }
     this.targets.delete(id);
     this.lost.delete(id);
+    this.placing.delete(id);
     await this.docker.removeService(id);
     await this.removeNetwork(target.network);
   }
@@ -218,6 +211,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     const label = `${WORKSPACE_LABELS.sessionId}=${sessionId}`;
     for (const service of await this.docker.listServices([label])) {
       this.targets.delete(service.ID);
+      this.placing.delete(service.ID);
       await this.docker.removeService(service.ID);
     }
     for (const network of await this.docker.listNetworks([label])) await this.removeNetwork(network.Id);
@@ -409,7 +403,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
    * restarts spent) ends the wait with the swarm's own reason; one no node can take (`pending`,
    * "no suitable node") ends it at the start timeout, saying so.
    */
-  private async waitUntilRunning(id: string): Promise<void> {
+  private async waitUntilRunning(id: string, target: ServiceTarget): Promise<void> {
     const startedAt = Date.now();
     let last = 'no task yet';
     for (;;) {
@@ -422,7 +416,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         throw new Error(`the swarm gave up starting workspace ${id}: its task ${ended.Status.State}${ended.Status.Err ? ` (${ended.Status.Err})` : ''}`);
       }
       if (current?.Status.State === 'running') {
-        const answered = await this.agentJson(id, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
+        const answered = await this.agent.json(target, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
           () => true,
           (error: unknown) => {
             if (error instanceof WorkspaceUnreachableError || error instanceof RuntimeTimeoutError) return false;
@@ -499,8 +493,9 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         Networks: [{ Target: network }],
         LogDriver: { Name: 'json-file', Options: { 'max-size': '2m', 'max-file': '2' } },
       },
-      // Placed by start(), so create and start stay two steps, as on the other runtimes.
-      Mode: { Replicated: { Replicas: 0 } },
+      // Placed at once: the agent holds the dev server until start(), so files written in between
+      // (a project's, laid out over the template) are what its first build sees.
+      Mode: { Replicated: { Replicas: 1 } },
       // The service name resolves to its task's address; a virtual IP would not answer across nodes here.
       EndpointSpec: { Mode: 'dnsrr' },
     };
@@ -600,6 +595,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     if (this.lost.has(id)) throw new WorkspaceNotFoundError(id);
     const target = await this.target(id);
     await this.join(target.network);
+    if (this.placing.has(id)) await this.placed(id, target);
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -619,6 +615,25 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
       }
       throw error;
     }
+  }
+
+  /** Waits (once, for every call that needs it) until a workspace made here runs and its agent answers. */
+  private placed(id: string, target: ServiceTarget): Promise<void> {
+    let wait = this.placing.get(id);
+    if (!wait) {
+      wait = this.waitUntilRunning(id, target).then(
+        () => {
+          this.placing.delete(id);
+        },
+        (error: unknown) => {
+          // The next call waits again (a removal meanwhile ends the wait: it deletes the entry).
+          if (this.placing.get(id) === wait) this.placing.set(id, null);
+          throw error;
+        },
+      );
+      this.placing.set(id, wait);
+    }
+    return wait;
   }
 
   /** The tasks (history included) of a workspace's service; an unknown service is a missing workspace. */
