@@ -23,6 +23,7 @@ import {
   WorkspaceNotFoundError,
   WorkspaceUnreachableError,
 } from './runtime.errors';
+import { resolveServiceName } from './service-name.resolver';
 import { devServerPortOf, serviceEnv, toWorkspaceInfo, type DevServerState } from './swarm-mapping.util';
 import {
   type AgentRequest,
@@ -63,7 +64,7 @@ const NETWORK_RELEASE_MS = 20_000;
 const AGENT_STATE_TIMEOUT_MS = 5_000;
 /** Node states are read at most this often: one list serves every inspect in between. */
 const NODES_CACHE_MS = 1_000;
-/** Tries of an agent call whose name lookup failed temporarily (EAI_AGAIN). */
+/** Tries of an agent call or address whose name lookup failed temporarily (EAI_AGAIN, ESERVFAIL; an address also ENOTFOUND). */
 const DNS_RETRIES = 4;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -313,10 +314,29 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     await this.target(id);
   }
 
+  /**
+   * The task's address on the workspace network, resolved here (see resolveServiceName) so the
+   * preview proxy, HMR relay and probes dial an address and never wait on the threadpool's lookups.
+   * Stable for the workspace's life: a replaced task is a lost workspace. Callers send the dev
+   * server's own Host header.
+   */
   async address(id: string): Promise<WorkspaceAddress> {
     const target = await this.target(id);
     await this.join(target.network);
-    return { host: target.host, port: target.port };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { host: await resolveServiceName(target.host), port: target.port };
+      } catch (error) {
+        // Not known yet (a task just started) or a temporary failure: asked again briefly. A
+        // resolver that does not answer, or a name still unknown, is an agent call that found no one.
+        const code = (error as NodeJS.ErrnoException).code ?? 'no answer';
+        if (attempt >= DNS_RETRIES || code === 'ETIMEOUT') {
+          await this.inspectService(id); // throws WorkspaceNotFoundError when the service is gone
+          throw new WorkspaceUnreachableError(id, `${code} resolving ${target.host}`, { cause: error });
+        }
+        await sleep(250 * attempt);
+      }
+    }
   }
 
   async list(): Promise<ContainerInfo[]> {
@@ -406,6 +426,12 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   private async waitUntilRunning(id: string, target: ServiceTarget): Promise<void> {
     const startedAt = Date.now();
     let last = 'no task yet';
+    // What the wait went through, for the debug log: a slow start says where its time went.
+    const phases: string[] = [];
+    const note = (phase: string): void => {
+      if (phase !== last) phases.push(`${Date.now() - startedAt} ms: ${phase}`);
+      last = phase;
+    };
     for (;;) {
       const tasks = await this.tasksOf(id);
       const current = tasks
@@ -416,17 +442,20 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         throw new Error(`the swarm gave up starting workspace ${id}: its task ${ended.Status.State}${ended.Status.Err ? ` (${ended.Status.Err})` : ''}`);
       }
       if (current?.Status.State === 'running') {
-        const answered = await this.agent.json(target, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
-          () => true,
+        const silent = await this.agent.json(target, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
+          () => null,
           (error: unknown) => {
-            if (error instanceof WorkspaceUnreachableError || error instanceof RuntimeTimeoutError) return false;
+            if (error instanceof WorkspaceUnreachableError || error instanceof RuntimeTimeoutError) return error.message;
             throw error;
           },
         );
-        if (answered) return;
-        last = 'its task runs; its agent does not answer yet';
+        if (silent === null) {
+          this.logger.debug(`workspace ${id}: its agent answered after ${Date.now() - startedAt} ms (${phases.join('; ')})`);
+          return;
+        }
+        note(`its task runs; its agent does not answer yet (${silent})`);
       } else if (current) {
-        last = `its task is ${current.Status.State}${current.Status.Err ? ` (${current.Status.Err})` : current.Status.Message ? ` (${current.Status.Message})` : ''}`;
+        note(`its task is ${current.Status.State}${current.Status.Err ? ` (${current.Status.Err})` : current.Status.Message ? ` (${current.Status.Message})` : ''}`);
       }
       const boundMs = this.options.startTimeoutMs + (current?.Status.State === 'preparing' ? this.options.pullTimeoutMs : 0);
       if (Date.now() - startedAt > boundMs) throw new RuntimeTimeoutError(`start of workspace ${id}: ${last}`, boundMs);
@@ -530,7 +559,10 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   private join(network: string): Promise<void> {
     let joined = this.joined.get(network);
     if (!joined) {
-      joined = this.docker.connectNetwork(network, this.attachContainer).catch((error: unknown) => {
+      const startedAt = Date.now();
+      joined = this.docker.connectNetwork(network, this.attachContainer).then(
+        () => this.logger.debug(`joined workspace network ${network} in ${Date.now() - startedAt} ms`),
+      ).catch((error: unknown) => {
         this.joined.delete(network);
         if (dockerStatusCode(error) === 404 && /container/i.test(dockerErrorMessage(error))) {
           throw new RuntimeUnavailableError(
@@ -603,7 +635,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         } catch (error) {
           // The engine's DNS did not answer in time (seen under load, while a lost node's networks
           // are still being freed): a temporary failure by definition, so asked again, briefly.
-          const temporary = error instanceof WorkspaceUnreachableError && /EAI_AGAIN/.test(error.message);
+          // Not a resolver that does not answer (ETIMEOUT): asking again would only add its bound.
+          const temporary = error instanceof WorkspaceUnreachableError && /EAI_AGAIN|ESERVFAIL/.test(error.message);
           if (!temporary || attempt >= DNS_RETRIES) throw error;
           await sleep(250 * attempt);
         }
