@@ -106,6 +106,7 @@ export default function CodeEditor({ path, content, loadKey, readOnly, problems,
       className="h-[28rem] overflow-hidden rounded-md border border-gray-300 bg-white focus-within:border-gray-500"
       data-testid="code-editor"
       data-path={path}
+      data-readonly={readOnly}
     />
   );
 }

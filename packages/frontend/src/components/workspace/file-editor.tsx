@@ -187,7 +187,7 @@ export function FileEditor({ workspace, filesRevision = 0, onSaved, onVerdict, p
   const shownSave = saveState.kind !== 'idle' && saveState.path === selected ? saveState : { kind: 'idle' as const };
 
   return (
-    <section className="flex flex-col gap-2" aria-label="Code editor">
+    <section className="flex flex-col gap-2" aria-label="Code editor" data-session={sessionId ?? undefined}>
       <div className="flex items-center justify-between gap-2">
         <h2 className="text-xs font-semibold uppercase tracking-wide text-gray-500">Editor</h2>
         <SaveStatus state={shownSave} dirty={dirty} />
