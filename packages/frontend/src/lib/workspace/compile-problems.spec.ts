@@ -35,11 +35,15 @@ describe('compile problems', () => {
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual([`${CARD}:5`]);
   });
 
-  it('adds the dev server\'s own reports once each, until a verdict of their file', () => {
-    const report: BuildErrorEvent = { sessionId: 's1', file: PAGE, line: 3, message: 'x', at: 't1' };
-    let problems = withErrorEvent([], report);
-    problems = withErrorEvent(problems, { ...report, at: 't2' });
-    expect(problems).toHaveLength(1);
+  it('leaves out the dev server\'s own reports: one can name an error a fix already cleared', () => {
+    const problems = withErrorEvent([], verdictError(CARD, 2, 't1'));
+    const report: BuildErrorEvent = { sessionId: 's1', file: PAGE, line: 3, message: 'x', at: 't2' };
+    expect(withErrorEvent(problems, report)).toBe(problems);
+    expect(withErrorEvent([], report)).toEqual([]);
+  });
+
+  it('replaces a verdict\'s errors of the saved file with the next verdict\'s', () => {
+    const problems = withErrorEvent([], verdictError(PAGE, 3, 't1'));
     expect(withVerdict(problems, [PAGE], { ok: false, errors: [{ file: PAGE, line: 8, message: 'y' }] }, 'a1')).toEqual([
       { file: PAGE, line: 8, column: undefined, message: 'y', frame: undefined, verdictAt: 'a1' },
     ]);

@@ -28,10 +28,15 @@ export function withFailedVerdict(problems: CompileProblem[], verdict: FailedVer
   );
 }
 
-/** The problems after an `error` event: a verdict's error (it has `paths`) or the dev server's own report. */
+/**
+ * The problems after an `error` event. Only a verdict's errors (they have `paths`) count: the dev
+ * server's own reports come from whatever a browser asked for, and one asked for just before a
+ * fix can arrive just after the fix's `ok`, naming an error that is gone. Every change through
+ * the files API gets a verdict, so nothing the editor saved goes unjudged.
+ */
 export function withErrorEvent(problems: CompileProblem[], event: BuildErrorEvent): CompileProblem[] {
-  if (event.paths) return withFailedVerdict(problems, { paths: event.paths, errors: [event], at: event.at });
-  return withProblem(problems, compileError(event));
+  if (!event.paths) return problems;
+  return withFailedVerdict(problems, { paths: event.paths, errors: [event], at: event.at });
 }
 
 /**
