@@ -121,6 +121,8 @@ function baseExtensions(latest: { current: Pick<CodeEditorProps, 'onChange' | 'o
     indentOnInput(),
     bracketMatching(),
     highlightActiveLine(),
+    // The side panel is narrow: long lines of markup wrap rather than scroll out of sight.
+    EditorView.lineWrapping,
     syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
     lintGutter(),
     // Above every other binding, and the browser's own "save page".
