@@ -73,6 +73,8 @@ export function FileEditor({ workspace, filesRevision = 0, onSaved, onVerdict, p
   const buffersRef = useRef(buffers);
   buffersRef.current = buffers;
   const revisionRef = useRef(filesRevision);
+  const fileStateRef = useRef(fileState);
+  fileStateRef.current = fileState;
 
   useEffect(() => {
     setFiles([]);
@@ -142,7 +144,8 @@ export function FileEditor({ workspace, filesRevision = 0, onSaved, onVerdict, p
 
   const save = useCallback(async (): Promise<void> => {
     const buffer = selected ? buffersRef.current[selected] : undefined;
-    if (!sessionId || !selected || !buffer) return;
+    // While the file is read again (after a restore), what the editor holds is the old text.
+    if (!sessionId || !selected || !buffer || fileStateRef.current.kind !== 'ready') return;
     const path = selected;
     saveAbortRef.current?.abort();
     const abort = new AbortController();
