@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser';
 import { API_URL, ROOT, WEB_URL, useBuilderApp } from '../support/builder-app';
 import { previewFrame, screenshots, signUp, watchViteConnections } from '../support/builder-page';
-import { editorContent, editorLine, openInEditor, readThroughApi, saveWithKeyboard } from '../support/code-editor';
+import { editorContent, editorLine, openInEditor, readThroughApi, revealLine, saveWithKeyboard } from '../support/code-editor';
 import { waitFor } from '../support/http';
 
 // The builder's code editor and Console in Chromium, against the built API (docker runtime, real
@@ -33,7 +33,9 @@ async function previewShows(page: Page, text: string): Promise<void> {
 
 /** Puts the caret at the end of the editor's line holding `text`. */
 async function caretAtEndOf(page: Page, text: string): Promise<void> {
-  await editorLine(page, text).click();
+  await (await revealLine(page, text)).click();
+  // On a wrapped line End stops at the end of its row; pressed again there, at the line's end.
+  await page.keyboard.press('End');
   await page.keyboard.press('End');
 }
 
@@ -77,7 +79,7 @@ describe('code editor and Console in Chromium', () => {
         `● ${INDEX}`,
       );
       await page.selectOption('[data-testid="editor-file-picker"]', INDEX);
-      await editorLine(page, `${HERO} today`).waitFor({ timeout: 10_000 });
+      await waitFor('the unsaved edit back in the editor', () => revealLine(page, `${HERO} today`), { timeoutMs: 10_000 });
       expect(await fileName.getAttribute('data-dirty')).toBe('true');
       await screenshot(page, 'unsaved');
 

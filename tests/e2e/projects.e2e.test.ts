@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readZip } from '../../packages/nest/test/support/archives';
 import { launchChromium } from '../support/browser';
 import { API_URL as API, ROOT, useBuilderApp, WEB_URL as WEB } from '../support/builder-app';
-import { editorContent, openInEditor, saveInEditor } from '../support/code-editor';
+import { openInEditor, revealLine, saveInEditor } from '../support/code-editor';
 import { waitFor } from '../support/http';
 
 // The builder's projects in a real browser: the built API (docker runtime, real PostgreSQL, the
@@ -269,7 +269,7 @@ describe('projects in the builder, end to end in Chromium', () => {
         ).toContain('Restore of v1');
         // The editor reads its open file again, so a later save cannot undo the restore.
         await page.click('[data-testid="side-tab-editor"]');
-        await expect.poll(() => editorContent(page).textContent(), { timeout: 30_000 }).toContain(HERO);
+        await waitFor('the restored text in the editor', () => revealLine(page, HERO), { timeoutMs: 30_000 });
         await screenshot(page, 'restored');
 
         // Download: a zip whose files are the current version's, byte for byte.

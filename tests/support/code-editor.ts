@@ -7,15 +7,39 @@ export function editorContent(page: Page): Locator {
   return page.locator('[data-testid="code-editor"] .cm-content');
 }
 
-/** The editor's line whose text holds `text` (CodeMirror draws the lines near the view only). */
+/** The editor's drawn lines whose text holds `text` (CodeMirror draws the lines near the view only). */
 export function editorLine(page: Page, text: string): Locator {
   return editorContent(page).locator('.cm-line', { hasText: text });
 }
 
 /**
- * Opens `path` in the builder's editor and waits until it is loaded, editable and shows
- * `visible` (text near its top: CodeMirror draws only the lines near the view). Answers the whole
- * file as the files API has it, which is what the editor loaded.
+ * Scrolls the editor, from its top, until a line holding `text` is drawn; answers that line.
+ * Throws when no line of the file holds it.
+ */
+export async function revealLine(page: Page, text: string): Promise<Locator> {
+  const scroller = page.locator('[data-testid="code-editor"] .cm-scroller');
+  await scroller.evaluate((box) => (box.scrollTop = 0));
+  for (;;) {
+    const line = editorLine(page, text).first();
+    if (await line.count()) {
+      await line.scrollIntoViewIfNeeded();
+      return line;
+    }
+    const atEnd = await scroller.evaluate((box) => {
+      const before = box.scrollTop;
+      box.scrollTop += box.clientHeight;
+      return box.scrollTop === before;
+    });
+    if (atEnd) throw new Error(`no line of the editor holds "${text}"`);
+    // CodeMirror draws the lines of the new position on its next frame.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  }
+}
+
+/**
+ * Opens `path` in the builder's editor and waits until it is loaded, editable and shows a line
+ * holding `visible`. Answers the whole file as the files API has it, which is what the editor
+ * loaded (CodeMirror draws only the lines near the view, so its text is not in the page).
  */
 export async function openInEditor(page: Page, path: string, visible: string): Promise<string> {
   await page.click('[data-testid="side-tab-editor"]');
@@ -24,9 +48,7 @@ export async function openInEditor(page: Page, path: string, visible: string): P
   await page
     .locator(`[data-testid="code-editor"][data-path="${path}"][data-readonly="false"]`)
     .waitFor({ timeout: 30_000 });
-  await waitFor(`"${visible}" in the editor`, async () => ((await editorContent(page).textContent())?.includes(visible) ? true : undefined), {
-    timeoutMs: 30_000,
-  });
+  await waitFor(`"${visible}" in the editor`, () => revealLine(page, visible), { timeoutMs: 30_000 });
   return readThroughApi(page, path);
 }
 
