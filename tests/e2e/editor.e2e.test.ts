@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser';
 import { API_URL, ROOT, WEB_URL, useBuilderApp } from '../support/builder-app';
 import { previewFrame, screenshots, signUp, watchViteConnections } from '../support/builder-page';
-import { editorContent, editorLine, openInEditor, readThroughApi, revealLine, saveWithKeyboard } from '../support/code-editor';
+import {
+  editorContent,
+  editorLine,
+  openInEditor,
+  readThroughApi,
+  revealLine,
+  saveWithKeyboard,
+} from '../support/code-editor';
 import { waitFor } from '../support/http';
 
 // The builder's code editor and Console in Chromium, against the built API (docker runtime, real
@@ -55,7 +62,9 @@ describe('code editor and Console in Chromium', () => {
       const screenshot = screenshots(join(ARTIFACTS, 'editor'));
       const vite = watchViteConnections(page);
       await signUp(page, WEB_URL);
-      await page.locator('[data-testid="session-status"]', { hasText: 'running' }).waitFor({ timeout: 180_000 });
+      await page
+        .locator('[data-testid="session-status"]', { hasText: 'running' })
+        .waitFor({ timeout: 180_000 });
       await previewShows(page, HERO);
       await vite.connected(1);
       const iframeSrc = await page.locator('[data-testid="preview-iframe"]').getAttribute('src');
@@ -64,9 +73,13 @@ describe('code editor and Console in Chromium', () => {
 
       // The page opens first, highlighted, with line numbers.
       await openInEditor(page, INDEX, HERO);
-      await expect.poll(() => page.locator('[data-testid="code-editor"] .cm-lineNumbers .cm-gutterElement').count()).toBeGreaterThan(10);
       await expect
-        .poll(() => page.locator('[data-testid="code-editor"] .cm-content span[class]').count(), { timeout: 15_000 })
+        .poll(() => page.locator('[data-testid="code-editor"] .cm-lineNumbers .cm-gutterElement').count())
+        .toBeGreaterThan(10);
+      await expect
+        .poll(() => page.locator('[data-testid="code-editor"] .cm-content span[class]').count(), {
+          timeout: 15_000,
+        })
         .toBeGreaterThan(0);
 
       // Typed, unsaved: marked, and kept while another file is open.
@@ -75,11 +88,13 @@ describe('code editor and Console in Chromium', () => {
       const fileName = page.locator('[data-testid="editor-file-name"]');
       await expect.poll(() => fileName.getAttribute('data-dirty')).toBe('true');
       await openInEditor(page, 'src/styles/theme.css', '.feature-card');
-      expect(await page.locator(`[data-testid="editor-file-picker"] option[value="${INDEX}"]`).textContent()).toBe(
-        `● ${INDEX}`,
-      );
+      expect(
+        await page.locator(`[data-testid="editor-file-picker"] option[value="${INDEX}"]`).textContent(),
+      ).toBe(`● ${INDEX}`);
       await page.selectOption('[data-testid="editor-file-picker"]', INDEX);
-      await waitFor('the unsaved edit back in the editor', () => revealLine(page, `${HERO} today`), { timeoutMs: 10_000 });
+      await waitFor('the unsaved edit back in the editor', () => revealLine(page, `${HERO} today`), {
+        timeoutMs: 10_000,
+      });
       expect(await fileName.getAttribute('data-dirty')).toBe('true');
       await screenshot(page, 'unsaved');
 
@@ -100,11 +115,15 @@ describe('code editor and Console in Chromium', () => {
       expect(await status.getAttribute('data-verdict')).toBe('errors');
       await errorMarksOn(page, 'const features = [[;').first().waitFor({ timeout: 30_000 });
       // On that line only.
-      const markedLines = await editorContent(page).locator('.cm-line:has(.cm-lintRange-error)').allTextContents();
+      const markedLines = await editorContent(page)
+        .locator('.cm-line:has(.cm-lintRange-error)')
+        .allTextContents();
       expect(markedLines).toEqual(['const features = [[;']);
       const problem = page.locator('[data-testid="editor-problems"] li');
       await expect.poll(() => problem.first().getAttribute('data-line')).toBe('5');
-      expect(await page.locator('[data-testid="code-editor"] .cm-lint-marker-error').count()).toBeGreaterThan(0);
+      expect(await page.locator('[data-testid="code-editor"] .cm-lint-marker-error').count()).toBeGreaterThan(
+        0,
+      );
       await screenshot(page, 'inline-error');
 
       // Fixed and saved: the mark goes, and the preview serves the page again.
@@ -113,7 +132,9 @@ describe('code editor and Console in Chromium', () => {
       await page.keyboard.press('Backspace');
       await saveWithKeyboard(page);
       expect(await status.getAttribute('data-verdict')).toBe('ok');
-      await expect.poll(() => page.locator('[data-testid="code-editor"] .cm-lintRange-error').count()).toBe(0);
+      await expect
+        .poll(() => page.locator('[data-testid="code-editor"] .cm-lintRange-error').count())
+        .toBe(0);
       expect(await page.locator('[data-testid="editor-problems"]').count()).toBe(0);
       await previewShows(page, `${HERO} today`);
 
@@ -153,12 +174,16 @@ describe('code editor and Console in Chromium', () => {
       });
       expect(fixed.status).toBe(200);
       await expect
-        .poll(() => page.locator('[data-testid="code-editor"] .cm-lintRange-error').count(), { timeout: 30_000 })
+        .poll(() => page.locator('[data-testid="code-editor"] .cm-lintRange-error').count(), {
+          timeout: 30_000,
+        })
         .toBe(0);
       await previewShows(page, `${HERO} today`);
 
       expect(await page.locator('[data-testid="preview-iframe"]').getAttribute('src')).toBe(iframeSrc);
-      expect(await page.evaluate(() => (window as unknown as { __builderKept?: boolean }).__builderKept)).toBe(true);
+      expect(
+        await page.evaluate(() => (window as unknown as { __builderKept?: boolean }).__builderKept),
+      ).toBe(true);
       await screenshot(page, 'fixed-elsewhere');
     } finally {
       await close();

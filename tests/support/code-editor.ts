@@ -32,7 +32,9 @@ export async function revealLine(page: Page, text: string): Promise<Locator> {
     });
     if (atEnd) throw new Error(`no line of the editor holds "${text}"`);
     // CodeMirror draws the lines of the new position on its next frame.
-    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    await page.evaluate(
+      () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
+    );
   }
 }
 
@@ -63,9 +65,7 @@ export async function saveInEditor(page: Page, content: string): Promise<void> {
 /** Ctrl-S in the editor; waits for the save's answer (its verdict is in `data-verdict`). */
 export async function saveWithKeyboard(page: Page): Promise<void> {
   await page.keyboard.press('Control+s');
-  await page
-    .locator('[data-testid="editor-save-status"][data-state="saved"]')
-    .waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid="editor-save-status"][data-state="saved"]').waitFor({ timeout: 60_000 });
 }
 
 /** The file as the editor's session has it, read with the page's own token. */

@@ -42,7 +42,15 @@ export interface CodeEditorProps {
  * CodeMirror 6 on one file at a time. Loaded in the browser only (see `file-editor.tsx`), and each
  * language's parser only when a file of it is opened, so the page ships none of it up front.
  */
-export default function CodeEditor({ path, content, loadKey, readOnly, problems, onChange, onSave }: CodeEditorProps) {
+export default function CodeEditor({
+  path,
+  content,
+  loadKey,
+  readOnly,
+  problems,
+  onChange,
+  onSave,
+}: CodeEditorProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const viewRef = useRef<EditorView | null>(null);
   const compartments = useRef({ language: new Compartment(), readOnly: new Compartment() });
@@ -80,7 +88,8 @@ export default function CodeEditor({ path, content, loadKey, readOnly, problems,
     const kind = editorLanguage(file);
     if (kind) {
       void loadLanguage(kind).then((extension) => {
-        if (!cancelled && viewRef.current === view) view.dispatch({ effects: language.reconfigure(extension) });
+        if (!cancelled && viewRef.current === view)
+          view.dispatch({ effects: language.reconfigure(extension) });
       });
     }
     return () => {

@@ -28,6 +28,8 @@ const CodeEditor = dynamic(() => import('./code-editor'), {
 // Generated or installed files: not what a user edits.
 const HIDDEN_PREFIXES = ['node_modules/', '.git/', 'dist/', '.astro/'];
 const PREFERRED_FILES = ['src/pages/index.astro', 'src/pages/index.md', 'index.html'];
+// One empty list, so that an editor told of no problems does not redraw its marks on every render.
+const NO_PROBLEMS: readonly CompileError[] = [];
 
 type LoadState =
   { kind: 'idle' } | { kind: 'loading' } | { kind: 'ready' } | { kind: 'failed'; message: string };
@@ -61,7 +63,13 @@ export interface FileEditorProps {
  * files API. Unsaved changes of a file are kept while other files are open; a save answers with
  * the compile verdict, and the workspace's problems show inline.
  */
-export function FileEditor({ workspace, filesRevision = 0, onSaved, onVerdict, problems = [] }: FileEditorProps) {
+export function FileEditor({
+  workspace,
+  filesRevision = 0,
+  onSaved,
+  onVerdict,
+  problems = NO_PROBLEMS,
+}: FileEditorProps) {
   const sessionId = workspace?.status === WorkspaceStatus.Running ? workspace.id : null;
   const [files, setFiles] = useState<string[]>([]);
   const [treeState, setTreeState] = useState<LoadState>({ kind: 'idle' });
@@ -120,7 +128,11 @@ export function FileEditor({ workspace, filesRevision = 0, onSaved, onVerdict, p
       .then((file) => {
         setBuffers((current) => ({
           ...(restored ? {} : current),
-          [selected]: { original: file.content, content: file.content, loads: (current[selected]?.loads ?? 0) + 1 },
+          [selected]: {
+            original: file.content,
+            content: file.content,
+            loads: (current[selected]?.loads ?? 0) + 1,
+          },
         }));
         setFileState({ kind: 'ready' });
       })
@@ -153,12 +165,16 @@ export function FileEditor({ workspace, filesRevision = 0, onSaved, onVerdict, p
     const saving = buffer.content;
     setSaveState({ kind: 'saving', path });
     try {
-      const saved = await workspaceApi().writeFile(sessionId, path, saving, { signal: abort.signal, verify: true });
+      const saved = await workspaceApi().writeFile(sessionId, path, saving, {
+        signal: abort.signal,
+        verify: true,
+      });
       setBuffers((current) => {
         const now = current[path];
         return now ? { ...current, [path]: { ...now, original: saving } } : current;
       });
-      const verdict: Verdict | null = saved.ok === undefined ? null : { ok: saved.ok, errors: saved.errors ?? [] };
+      const verdict: Verdict | null =
+        saved.ok === undefined ? null : { ok: saved.ok, errors: saved.errors ?? [] };
       setSaveState({ kind: 'saved', path, errors: verdict ? verdict.errors.length : null });
       if (verdict) onVerdict?.(sessionId, [path], verdict);
       onSaved?.(saved);
@@ -187,7 +203,8 @@ export function FileEditor({ workspace, filesRevision = 0, onSaved, onVerdict, p
   const unsaved = new Set(Object.entries(buffers).flatMap(([p, b]) => (b.content !== b.original ? [p] : [])));
   const here = useMemo(() => (selected ? problemsIn(problems, selected) : []), [problems, selected]);
   const elsewhere = problems.filter((p) => p.file !== selected);
-  const shownSave = saveState.kind !== 'idle' && saveState.path === selected ? saveState : { kind: 'idle' as const };
+  const shownSave =
+    saveState.kind !== 'idle' && saveState.path === selected ? saveState : { kind: 'idle' as const };
 
   return (
     <section className="flex flex-col gap-2" aria-label="Code editor" data-session={sessionId ?? undefined}>
@@ -297,7 +314,8 @@ function Problems({ here, elsewhere }: { here: CompileError[]; elsewhere: readon
       <ul aria-label="Problems" data-testid="editor-problems" className="space-y-1">
         {here.map((p, index) => (
           <li key={index} data-line={p.line} className="font-mono">
-            {p.line !== undefined && `Line ${p.line}${p.column !== undefined ? `, column ${p.column}` : ''}: `}
+            {p.line !== undefined &&
+              `Line ${p.line}${p.column !== undefined ? `, column ${p.column}` : ''}: `}
             {p.message}
           </li>
         ))}

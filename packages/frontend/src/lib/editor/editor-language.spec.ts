@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { editorLanguage } from './editor-language';
 
 describe('editorLanguage', () => {
-  it('highlights the template\'s files by their extension', () => {
+  it("highlights the template's files by their extension", () => {
     expect(editorLanguage('src/pages/index.astro')).toBe('html');
     expect(editorLanguage('public/about.HTML')).toBe('html');
     expect(editorLanguage('src/styles/theme.css')).toBe('css');

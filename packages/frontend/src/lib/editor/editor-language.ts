@@ -1,5 +1,6 @@
 /** The syntax a file is highlighted as. */
-export type EditorLanguage = 'html' | 'css' | 'javascript' | 'typescript' | 'jsx' | 'tsx' | 'json' | 'markdown';
+export type EditorLanguage =
+  'html' | 'css' | 'javascript' | 'typescript' | 'jsx' | 'tsx' | 'json' | 'markdown';
 
 // `.astro` is HTML around a front matter of TypeScript; HTML's own nesting colours its
 // <script> and <style> blocks.

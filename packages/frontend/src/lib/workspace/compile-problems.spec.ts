@@ -10,7 +10,7 @@ function verdictError(file: string, line: number, at: string, paths = [file]): B
 }
 
 describe('compile problems', () => {
-  it('accumulates the errors of one verdict, one event each, without the event\'s own fields', () => {
+  it("accumulates the errors of one verdict, one event each, without the event's own fields", () => {
     let problems = withErrorEvent([], verdictError(PAGE, 4, 't1'));
     problems = withErrorEvent(problems, verdictError(PAGE, 9, 't1'));
     expect(problems).toEqual([
@@ -35,18 +35,18 @@ describe('compile problems', () => {
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual([`${CARD}:5`]);
   });
 
-  it('leaves out the dev server\'s own reports: one can name an error a fix already cleared', () => {
+  it("leaves out the dev server's own reports: one can name an error a fix already cleared", () => {
     const problems = withErrorEvent([], verdictError(CARD, 2, 't1'));
     const report: BuildErrorEvent = { sessionId: 's1', file: PAGE, line: 3, message: 'x', at: 't2' };
     expect(withErrorEvent(problems, report)).toBe(problems);
     expect(withErrorEvent([], report)).toEqual([]);
   });
 
-  it('replaces a verdict\'s errors of the saved file with the next verdict\'s', () => {
+  it("replaces a verdict's errors of the saved file with the next verdict's", () => {
     const problems = withErrorEvent([], verdictError(PAGE, 3, 't1'));
-    expect(withVerdict(problems, [PAGE], { ok: false, errors: [{ file: PAGE, line: 8, message: 'y' }] }, 'a1')).toEqual([
-      { file: PAGE, line: 8, column: undefined, message: 'y', frame: undefined, verdictAt: 'a1' },
-    ]);
+    expect(
+      withVerdict(problems, [PAGE], { ok: false, errors: [{ file: PAGE, line: 8, message: 'y' }] }, 'a1'),
+    ).toEqual([{ file: PAGE, line: 8, column: undefined, message: 'y', frame: undefined, verdictAt: 'a1' }]);
   });
 
   it('clears everything on a verdict that compiles', () => {
@@ -56,8 +56,16 @@ describe('compile problems', () => {
 
   it('agrees with itself when a verify answer and the socket carry the same verdict, in either order', () => {
     const errors = [{ file: PAGE, line: 4, column: 3, message: 'broken at 4', frame: 'frame' }];
-    const answerFirst = withErrorEvent(withVerdict([], [PAGE], { ok: false, errors }, 'a1'), verdictError(PAGE, 4, 't1'));
-    const socketFirst = withVerdict(withErrorEvent([], verdictError(PAGE, 4, 't1')), [PAGE], { ok: false, errors }, 'a1');
+    const answerFirst = withErrorEvent(
+      withVerdict([], [PAGE], { ok: false, errors }, 'a1'),
+      verdictError(PAGE, 4, 't1'),
+    );
+    const socketFirst = withVerdict(
+      withErrorEvent([], verdictError(PAGE, 4, 't1')),
+      [PAGE],
+      { ok: false, errors },
+      'a1',
+    );
     expect(answerFirst.map(({ verdictAt: _, ...p }) => p)).toEqual(errors);
     expect(socketFirst.map(({ verdictAt: _, ...p }) => p)).toEqual(errors);
   });

@@ -19,7 +19,7 @@ describe('LogBuffer', () => {
     expect(dropped).toBe(2);
   });
 
-  it('skips the gateway\'s replay of lines it holds, and keeps the ones after them', () => {
+  it("skips the gateway's replay of lines it holds, and keeps the ones after them", () => {
     const buffer = new LogBuffer(10);
     const first = [line('a', 1), line('b', 2), line('c', 2, 'stderr')];
     first.forEach((l) => buffer.push(l));

@@ -20,7 +20,8 @@ export class LogBuffer {
   private newest = '';
 
   constructor(private readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('capacity must be a positive integer');
   }
 
   /** Adds a line; false when it was a replay of one already seen. */
