@@ -60,6 +60,11 @@ export class HmrRelayService implements OnModuleDestroy {
     return this.relays.has(sessionId);
   }
 
+  /** Whether this replica's relay of the session tells its sockets what the dev server reports. */
+  publishes(sessionId: string): boolean {
+    return this.publishing.has(sessionId);
+  }
+
   /** Whether the session's relay is connected to its dev server right now. */
   isConnected(sessionId: string): boolean {
     return this.relays.get(sessionId)?.isOpen ?? false;
