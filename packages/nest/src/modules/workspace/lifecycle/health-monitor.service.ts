@@ -243,7 +243,11 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     return { problem: `the dev server does not answer (${answer})`, oom: false };
   }
 
-  /** Null when the dev server answers HTTP, else why not. */
+  /**
+   * Null when the dev server answers HTTP, else why not. Any answer counts: a 500 is the user's
+   * page failing to compile (a syntax error they are fixing), rendered by a live dev server, which
+   * a restart would not mend (it was restarted, then ended, for a broken `index.astro`).
+   */
   private async probeDevServer(containerId: string): Promise<string | null> {
     const address = await this.runtime.address(containerId).catch((error: unknown) => {
       if (error instanceof RuntimeUnavailableError) throw error;
@@ -254,7 +258,7 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       timeoutMs: PROBE_TIMEOUT_MS,
       connectTimeoutMs: 2_000,
     });
-    return result.status !== null && result.status < 500 ? null : (result.error ?? `HTTP ${result.status}`);
+    return result.status !== null ? null : (result.error ?? 'no answer');
   }
 
   /** Restarts the workspace and waits for its dev server; null on success, else why it failed. */
