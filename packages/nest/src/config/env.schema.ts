@@ -225,6 +225,15 @@ export const envSchema = z
         message: `must be at most half of LEASE_TTL_MS (${env.LEASE_TTL_MS}), so one late renewal does not lose a lease`,
       });
     }
+    if (env.DATABASE_PASSWORD !== undefined) {
+      const holder = env.DATABASE_URL ? new URL(env.DATABASE_URL) : null;
+      if (!holder || holder.password)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['DATABASE_PASSWORD'],
+          message: holder ? 'DATABASE_URL already holds a password' : 'needs DATABASE_URL (the embedded database has no password)',
+        });
+    }
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
