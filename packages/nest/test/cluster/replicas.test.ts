@@ -96,7 +96,7 @@ describe.skipIf(!hasDocker)('two API replicas on one database (Docker, PostgreSQ
     expect((await b.api.waitForSettled(user.token, id)).status).toBe('running');
     // The steps reached A live, or as B's replay of them when A's socket subscribed.
     expect(await eventually(async () => heard.steps.some((s) => s.step === 'ready'), 30_000)).toBe(true);
-    expect(await leaseOwner(id)).toBe('replica-b');
+    expect(await eventually(async () => (await leaseOwner(id)) === 'replica-b', 15_000)).toBe(true);
 
     const previewUrl = (await b.api.request('GET', `/workspace/${id}/status`, { token: user.token })).body.previewUrl;
     expect((await previewGet(previewUrl)).status).toBe(200);

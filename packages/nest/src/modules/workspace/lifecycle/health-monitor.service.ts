@@ -244,9 +244,10 @@ export class HealthMonitorService implements OnApplicationBootstrap {
   }
 
   /**
-   * Null when the dev server answers HTTP, else why not. Any answer counts: a 500 is the user's
-   * page failing to compile (a syntax error they are fixing), rendered by a live dev server, which
-   * a restart would not mend (it was restarted, then ended, for a broken `index.astro`).
+   * Null when the dev server answers HTTP, else why not. It is asked for Vite's own client module,
+   * not a page: rendering the user's page each round cost a render per workspace and, while the
+   * page did not compile, sent its sockets the same error every round; and its 500 (a syntax error
+   * being fixed, from a live server) had the workspace restarted, then ended. Any answer counts.
    */
   private async probeDevServer(containerId: string): Promise<string | null> {
     const address = await this.runtime.address(containerId).catch((error: unknown) => {
@@ -254,7 +255,7 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       return null;
     });
     if (!address) return 'it has no network address';
-    const result = await this.probe.get(`http://${address.host}:${address.port}/`, {
+    const result = await this.probe.get(`http://${address.host}:${address.port}/@vite/client`, {
       timeoutMs: PROBE_TIMEOUT_MS,
       connectTimeoutMs: 2_000,
     });
