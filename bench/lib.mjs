@@ -261,6 +261,8 @@ export async function load(url, { token, seconds, concurrency }) {
 // ------------------------------------------------------------------ cleanup registry
 
 export const cleanup = {
+  /** A bench's own clean-ups (a swarm it made), run first: what they stop may use the rest. */
+  tasks: [],
   processes: new Set(),
   dirs: new Set(),
   databases: new Set(),
@@ -271,6 +273,7 @@ let cleaningUp = null;
 export async function cleanUpEverything() {
   cleaningUp ??= (async () => {
     if (cleanup.browser) await cleanup.browser.close().catch(() => undefined);
+    for (const task of cleanup.tasks) await task().catch((error) => log(`cleanup: ${error.message}`));
     for (const agent of apiAgents) agent.destroy();
     for (const child of cleanup.processes) await stopProcess(child);
     for (const name of cleanup.databases) await removeDatabase(name);
@@ -437,6 +440,39 @@ export async function createToFirstPage(token, { call = api, body = {}, contains
   // A queued/creating session has no preview yet: the proxy answers an error until it runs.
   const servedAt = await waitForFullPage(session.previewUrl, 180_000, 20, contains);
   return { session, ms: servedAt - t0, answeredMs, fromPool: session.status === 'running' };
+}
+
+/**
+ * `n` concurrent creates, each followed to its first full page. Each session's own start is timed
+ * from when it left the queue (its build step is no longer `queued`) to that page; the rest is its
+ * wait in line. Answers the sessions (still running: the caller deletes them) and both timings.
+ */
+export async function concurrentCreates(token, n, { call = api, deadlineMs = 900_000 } = {}) {
+  const t0 = Date.now();
+  const created = await Promise.all(Array.from({ length: n }, () => call('POST', '/workspace/create', { token, body: {} })));
+  const sessions = created.filter((c) => c.status === 201).map((c) => c.body);
+  const own = [];
+  const total = [];
+  await Promise.all(
+    sessions.map(async (session) => {
+      let leftQueueAt = session.buildStep === 'queued' ? null : t0;
+      const deadline = Date.now() + deadlineMs;
+      while (Date.now() < deadline) {
+        if (leftQueueAt === null) {
+          const status = await call('GET', `/workspace/${session.id}/status`, { token });
+          if (status.body?.buildStep !== 'queued') leftQueueAt = Date.now();
+        }
+        const res = await httpGet(session.previewUrl, { timeoutMs: 20_000 });
+        if (res.status === 200 && res.body.includes('</html>')) {
+          total.push(Date.now() - t0);
+          own.push(Date.now() - (leftQueueAt ?? t0));
+          return;
+        }
+        await sleep(100);
+      }
+    }),
+  );
+  return { sessions, own, total };
 }
 
 export async function waitForPoolFull(databaseUrl, size, timeoutMs = 120_000) {

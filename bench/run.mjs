@@ -32,6 +32,7 @@ import {
   CHROMIUM_ARGS,
   cleanUpEverything,
   cleanup,
+  concurrentCreates,
   containerIdOf,
   containerMemory,
   containerMemoryMiB,
@@ -179,35 +180,9 @@ async function measureHmr(targets, runs) {
 
 // ------------------------------------------------------------------ burst
 
-/**
- * `n` concurrent creates. Each session's own start is timed from when it left the queue (its
- * build step is no longer `queued`) to its first full page; the rest is its wait in line.
- */
+/** `n` concurrent cold creates through the start queue (see concurrentCreates), then deleted. */
 async function runBurst(n, token) {
-  const t0 = Date.now();
-  const created = await Promise.all(Array.from({ length: n }, () => api('POST', '/workspace/create', { token, body: {} })));
-  const sessions = created.filter((c) => c.status === 201).map((c) => c.body);
-  const own = [];
-  const total = [];
-  await Promise.all(
-    sessions.map(async (session) => {
-      let leftQueueAt = session.buildStep === 'queued' ? null : t0;
-      const deadline = Date.now() + 600_000;
-      while (Date.now() < deadline) {
-        if (leftQueueAt === null) {
-          const status = await api('GET', `/workspace/${session.id}/status`, { token });
-          if (status.body?.buildStep !== 'queued') leftQueueAt = Date.now();
-        }
-        const res = await httpGet(session.previewUrl, { timeoutMs: 20_000 });
-        if (res.status === 200 && res.body.includes('</html>')) {
-          total.push(Date.now() - t0);
-          own.push(Date.now() - (leftQueueAt ?? t0));
-          return;
-        }
-        await sleep(100);
-      }
-    }),
-  );
+  const { sessions, own, total } = await concurrentCreates(token, n, { deadlineMs: 600_000 });
   for (const session of sessions) await api('DELETE', `/workspace/${session.id}`, { token });
   return { n, accepted: sessions.length, served: total.length, createToPageMs: summary(total), ownStartMs: summary(own) };
 }

@@ -23,6 +23,8 @@ need_pkg docker-registry
 need_pkg busybox-static
 need_pkg iptables
 need_pkg curl
+# The swarm tests: a second engine in a network namespace (ip, nsenter).
+[ "$MODE" = test ] && need_pkg iproute2 && need_pkg util-linux
 [ "$MODE" = test ] && need_pkg chromium
 # The tests validate .devcontainer/docker-compose.yml with a real Compose implementation.
 [ "$MODE" = test ] && need_pkg docker-compose
@@ -74,6 +76,10 @@ if docker_ok; then
   fi
   bash "$ROOT_DIR/scripts/images/start-registry.sh" || soft "the local registry did not start"
   bash "$ROOT_DIR/scripts/images/build-template-image.sh" || soft "the template image did not build"
+  # The swarm tests run the API from its image, as a container on the swarm's manager.
+  if [ "$MODE" = test ]; then
+    bash "$ROOT_DIR/scripts/images/build-app-images.sh" api || soft "the API image did not build"
+  fi
 else
   soft "no Docker engine: the builder uses the local runtime (astro dev processes)"
 fi

@@ -17,3 +17,27 @@ describe('WARM_POOL_SIZE', () => {
     expect(() => loadConfig({ ...base, WARM_POOL_SIZE: value })).toThrow(/WARM_POOL_SIZE:/);
   });
 });
+
+describe('RUNTIME=swarm', () => {
+  it('needs the preview proxy, and reads its settings', () => {
+    expect(() => loadConfig({ ...base, RUNTIME: 'swarm', PREVIEW_MODE: 'direct' })).toThrow(
+      /PREVIEW_MODE: must be proxy with RUNTIME=swarm/,
+    );
+    const config = loadConfig({
+      ...base,
+      RUNTIME: 'swarm',
+      PREVIEW_MODE: 'proxy',
+      SWARM_ATTACH_CONTAINER: 'builder-api',
+      SWARM_PLACEMENT_CONSTRAINTS: 'node.role==worker, node.labels.zone==a',
+    });
+    expect(config.runtime.swarm).toEqual({
+      attachContainer: 'builder-api',
+      cpuLimitCores: 0.5,
+      cpuReservationCores: 0.1,
+      placementConstraints: ['node.role==worker', 'node.labels.zone==a'],
+    });
+    expect(() => loadConfig({ ...base, RUNTIME: 'swarm', PREVIEW_MODE: 'proxy', SWARM_CPU_RESERVATION_CORES: '-1' })).toThrow(
+      /SWARM_CPU_RESERVATION_CORES:/,
+    );
+  });
+});

@@ -42,6 +42,8 @@ export class AppConfig {
     startTimeoutMs: number;
     /** Docker's own health check interval; 0: off. */
     healthcheckIntervalMs: number;
+    /** Settings of RUNTIME=swarm. */
+    swarm: { attachContainer?: string; cpuLimitCores: number; cpuReservationCores: number; placementConstraints: string[] };
     /** Kernel-enforced storage limit per workspace (see WORKSPACE_STORAGE_HARD_LIMIT). */
     storageHardLimit: Env['WORKSPACE_STORAGE_HARD_LIMIT'];
   };
@@ -126,6 +128,15 @@ export class AppConfig {
       templateDir: resolve(repoRoot, env.TEMPLATE_DIR ?? 'workspace-templates/baseline-landing'),
       startTimeoutMs: env.START_TIMEOUT_MS,
       healthcheckIntervalMs: env.WORKSPACE_HEALTHCHECK_INTERVAL_MS,
+      swarm: {
+        attachContainer: env.SWARM_ATTACH_CONTAINER,
+        cpuLimitCores: env.SWARM_CPU_LIMIT_CORES,
+        cpuReservationCores: env.SWARM_CPU_RESERVATION_CORES,
+        placementConstraints: (env.SWARM_PLACEMENT_CONSTRAINTS ?? '')
+          .split(',')
+          .map((constraint) => constraint.trim())
+          .filter(Boolean),
+      },
       storageHardLimit: env.WORKSPACE_STORAGE_HARD_LIMIT,
     };
     this.ports = { start: env.PORT_RANGE_START, end: env.PORT_RANGE_END };

@@ -43,10 +43,34 @@ export const envSchema = z
       .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a number of seconds or a duration like 15m, 12h, 7d')
       .default('12h'),
 
-    RUNTIME: z.enum(['auto', 'docker', 'local']).default('auto'),
+    /**
+     * `auto`: docker when the engine answers, else local. `swarm` (never chosen by auto): workspaces
+     * as services of the swarm whose manager DOCKER_SOCKET reaches; the API must then run as a
+     * container on a manager (it joins each workspace's network) and PREVIEW_MODE must be proxy.
+     */
+    RUNTIME: z.enum(['auto', 'docker', 'local', 'swarm']).default('auto'),
     DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
     TEMPLATE_IMAGE: z.string().min(1).default('localhost:5000/baseline-landing-template:latest'),
     TEMPLATE_DIR: optionalString,
+    /** Swarm: the API's own container, joined to each workspace network (default: the host name, i.e. the container id). */
+    SWARM_ATTACH_CONTAINER: optionalString,
+    /**
+     * Swarm: CPU limit of each workspace, in cores, from its start: the plan's 0.5 (a service's
+     * quota is accounted per 100 ms and cannot change live; WORKSPACE_CPU_CORES is the docker
+     * runtime's quota, applied once ready and per second). A start keeps 1-1.5 cores busy, so the
+     * limit slows a cold start: measured against the docker runtime in the same run, a cold create
+     * took 1.8× with 0.5, 1.44× with 1 and 1.2× with 2 (README, Swarm). The warm pool hides it for
+     * most creates; raise it where cold starts matter more than the plan's limit.
+     */
+    SWARM_CPU_LIMIT_CORES: positiveNumber.default(0.5),
+    /**
+     * Swarm: CPU cores each workspace reserves for placement (memory is reserved at its full limit).
+     * An idle dev server uses ~0.005 core: reserving its limit would cap a 2-core node at 2-4
+     * workspaces while memory holds ~40.
+     */
+    SWARM_CPU_RESERVATION_CORES: z.coerce.number().min(0).finite().default(0.1),
+    /** Swarm: placement constraints of every workspace, comma-separated (e.g. node.role==worker). */
+    SWARM_PLACEMENT_CONSTRAINTS: optionalString,
 
     PORT_RANGE_START: int(1024, 65535).default(8000),
     PORT_RANGE_END: int(1024, 65535).default(8100),
@@ -216,6 +240,13 @@ export const envSchema = z
         code: z.ZodIssueCode.custom,
         path: ['PORT_RANGE_END'],
         message: `must not be below PORT_RANGE_START (${env.PORT_RANGE_START})`,
+      });
+    }
+    if (env.RUNTIME === 'swarm' && env.PREVIEW_MODE !== 'proxy') {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['PREVIEW_MODE'],
+        message: 'must be proxy with RUNTIME=swarm (a swarm workspace publishes no port)',
       });
     }
     if (env.LEASE_RENEW_MS * 2 > env.LEASE_TTL_MS) {

@@ -6,23 +6,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp } from '../../../../tests/support/clean-up';
-import { HttpProbe } from '../../src/shared/runtime/http-probe.service';
 import { LocalRuntime, WATCHDOG_SCRIPT } from '../../src/shared/runtime/local.runtime';
 import { groupAlive } from '../../src/shared/runtime/process-group.util';
 import type { RuntimeOptions } from '../../src/shared/runtime/runtime-options';
+import { PortUnavailableError } from '../../src/shared/runtime/runtime.errors';
+import { WORKSPACE_LABELS, type WorkspaceRuntime } from '../../src/shared/runtime/workspace-runtime.interface';
+import { type ContractCase, type ContractWorkspace, contractCases, fileError, registerContract } from './runtime-contract';
 import {
-  PortUnavailableError,
-  WorkspaceFileError,
-  WorkspaceNotFoundError,
-} from '../../src/shared/runtime/runtime.errors';
-import { WORKSPACE_LABELS } from '../../src/shared/runtime/workspace-runtime.interface';
-import { TemplateService } from '../../src/shared/services/template.service';
-import {
-  MIB,
   TEMPLATE_DIR,
-  TEMPLATE_TEXT,
   fetchPage,
-  followOutput,
   freeTestPort,
   processAlive,
   testOptions,
@@ -32,188 +24,109 @@ import {
 
 const runId = `local-${process.pid}-${Date.now()}`;
 
-async function fileError(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return error instanceof WorkspaceFileError
-      ? error.reason
-      : `${(error as Error).name}: ${(error as Error).message}`;
-  }
+/** The local runtime's own cases, run on the contract's workspace while it runs. */
+const localCases: ContractCase[] = [
+  {
+    name: 'keeps the workspace in a folder of its own with a node_modules link, served on the host port',
+    async run({ runtime, id, spec, options }) {
+      const dir = join(options.dataDir, 'workspaces', id);
+      expect(existsSync(join(dir, 'src/pages/index.astro'))).toBe(true);
+      expect(existsSync(join(dir, 'Dockerfile'))).toBe(false);
+      expect((await lstat(join(dir, 'node_modules'))).isSymbolicLink()).toBe(true);
+      expect(await runtime.address(id)).toEqual({ host: '127.0.0.1', port: spec.hostPort });
+      const info = await runtime.inspect(id);
+      expect(info).toMatchObject({ health: 'none' });
+      expect(info.labels[WORKSPACE_LABELS.sessionId]).toBe(id);
+      expect(processAlive(childPid(runtime, id))).toBe(true);
+      expect((await runtime.exec(id, ['pwd'])).stdout.trim()).toMatch(new RegExp(`workspaces/${id}$`));
+      expect((await runtime.exec(id, ['no-such-command-xyz'])).exitCode).toBe(127);
+      expect((await runtime.list()).map((entry) => entry.id)).toEqual([id]);
+      await runtime.updateResources(id, { cpuCores: 0.5 });
+    },
+  },
+  {
+    name: 'refuses reads and writes that leave the workspace through links',
+    async run({ runtime, id, options }) {
+      const dataDir = options.dataDir;
+      const dir = join(dataDir, 'workspaces', id);
+      const secret = join(dataDir, 'secret.txt');
+      await writeFile(secret, 'outside');
+      await symlink(secret, join(dir, 'src/link-out.txt'));
+      await symlink(dataDir, join(dir, 'src/dir-out'));
+      try {
+        expect(await fileError(runtime.readFile(id, 'node_modules/astro/package.json'))).toBe('outside');
+        expect(await fileError(runtime.readFile(id, 'src/link-out.txt'))).toBe('outside');
+        expect(await fileError(runtime.writeFile(id, 'src/link-out.txt', Buffer.from('x')))).toBe('outside');
+        expect(await fileError(runtime.writeFile(id, 'src/dir-out/planted.txt', Buffer.from('x')))).toBe('outside');
+        expect(await fileError(runtime.writeFile(id, 'node_modules/planted.js', Buffer.from('x')))).toBe('outside');
+        expect(await readFile(secret, 'utf8')).toBe('outside');
+        expect(existsSync(join(dataDir, 'planted.txt'))).toBe(false);
+        expect(existsSync(join(TEMPLATE_DIR, 'node_modules', 'planted.js'))).toBe(false);
+      } finally {
+        // The links would lead Tailwind's content scan out of the workspace: take them away again.
+        await rm(join(dir, 'src/link-out.txt'));
+        await rm(join(dir, 'src/dir-out'));
+      }
+    },
+  },
+  {
+    name: 'refuses a second dev server on a taken port',
+    async run({ runtime, spec, newSpec }) {
+      const second = await runtime.create({ ...(await newSpec('c')), hostPort: spec.hostPort });
+      await expect(runtime.start(second.id)).rejects.toBeInstanceOf(PortUnavailableError);
+      await runtime.remove(second.id);
+    },
+  },
+  {
+    name: 'stops the whole process group',
+    async run({ runtime, id, spec }) {
+      const pid = childPid(runtime, id);
+      await runtime.stop(id, 5);
+      expect(processAlive(pid)).toBe(false);
+      expect(await groupAlive(pid)).toBe(false);
+      expect(await fetchPage(`http://127.0.0.1:${spec.hostPort}/`, 1_000)).toBeNull();
+    },
+  },
+];
+
+/** The pid of a workspace's watchdog, the leader of its process group. */
+function childPid(runtime: WorkspaceRuntime, id: string): number {
+  return (runtime as unknown as { workspaces: Map<string, { child: { pid: number } }> }).workspaces.get(id)!.child.pid;
 }
 
 describe('LocalRuntime with real child processes', () => {
   let options: RuntimeOptions;
   let dataDir: string;
   let runtime: LocalRuntime;
-  let id: string;
-  let hostPort: number;
-  let pid: number;
+  const workspace = {} as ContractWorkspace;
 
   beforeAll(async () => {
     expect(existsSync(join(TEMPLATE_DIR, 'node_modules', 'astro', 'astro.js'))).toBe(true);
     dataDir = await mkdtemp(join(tmpdir(), 'local-runtime-test-'));
     options = testOptions({ dataDir, runtime: 'local' });
     runtime = new LocalRuntime(options);
+    Object.assign(workspace, {
+      runtime,
+      options,
+      newSpec: async (suffix: string) => workspaceSpec({ runId, sessionId: `t-${runId}-${suffix}`, hostPort: await freeTestPort() }),
+    });
   });
 
   // Kills every process group this runtime started, then drops the data folder.
   afterAll(() => cleanUp([() => runtime?.onModuleDestroy(), () => dataDir && rm(dataDir, { recursive: true, force: true })]));
 
-  it('creates a workspace folder with the template sources and a node_modules link', async () => {
-    hostPort = await freeTestPort();
-    const startedAt = Date.now();
-    ({ id } = await runtime.create(workspaceSpec({ runId, sessionId: `t-${runId}-a`, hostPort })));
-    const dir = join(dataDir, 'workspaces', id);
-    expect(existsSync(join(dir, 'src/pages/index.astro'))).toBe(true);
-    expect(existsSync(join(dir, 'Dockerfile'))).toBe(false);
-    expect(existsSync(join(dir, '.astro'))).toBe(false);
-    expect((await lstat(join(dir, 'node_modules'))).isSymbolicLink()).toBe(true);
-    expect((await runtime.inspect(id)).state).toBe('created');
+  registerContract(() => workspace, contractCases(localCases));
 
-    await runtime.start(id);
-    const address = await runtime.address(id);
-    expect(address).toEqual({ host: '127.0.0.1', port: hostPort });
-    const page = await waitFor(
-      'the dev server to answer 200',
-      async () => {
-        const result = await fetchPage(`http://${address.host}:${address.port}/`);
-        return result?.status === 200 ? result : null;
-      },
-      90_000, // generous: the machine is shared; medians are measured apart from tests
-    );
-    expect(page.text).toContain(TEMPLATE_TEXT);
-    console.log(`[local] create → first 200: ${Date.now() - startedAt} ms`);
-    const info = await runtime.inspect(id);
-    expect(info).toMatchObject({ state: 'running', exitCode: null, health: 'none' });
-    expect(info.labels[WORKSPACE_LABELS.sessionId]).toBe(id);
-    pid = (runtime as unknown as { workspaces: Map<string, { child: { pid: number } }> }).workspaces.get(id)!
-      .child.pid;
-    expect(processAlive(pid)).toBe(true);
-  });
-
-  it('lists files without node_modules and serves a written file', async () => {
-    const paths = (await runtime.listFiles(id)).map((entry) => entry.path);
-    expect(paths).toContain('src/pages/index.astro');
-    expect(paths.some((path) => path.split('/').includes('node_modules') || path.startsWith('.vite'))).toBe(
-      false,
-    );
-
-    const marker = `Edited locally ${Date.now()}`;
-    const original = (await runtime.readFile(id, 'src/pages/index.astro')).toString();
-    await runtime.writeFile(
-      id,
-      'src/pages/index.astro',
-      Buffer.from(original.replace(TEMPLATE_TEXT, marker)),
-    );
-    expect((await runtime.readFile(id, 'src/pages/index.astro')).toString()).toContain(marker);
-    await waitFor(
-      'the edited page to be served',
-      async () => (await fetchPage(`http://127.0.0.1:${hostPort}/`))?.text.includes(marker),
-      20_000,
-    );
-    await runtime.writeFile(id, 'src/components/deep/New.astro', Buffer.from('<p>new</p>'));
-    expect((await runtime.readFile(id, 'src/components/deep/New.astro')).toString()).toBe('<p>new</p>');
-  });
-
-  it('refuses reads and writes that leave the workspace', async () => {
-    const dir = join(dataDir, 'workspaces', id);
-    const secret = join(dataDir, 'secret.txt');
-    await writeFile(secret, 'outside');
-    await symlink(secret, join(dir, 'src/link-out.txt'));
-    await symlink(dataDir, join(dir, 'src/dir-out'));
-
-    expect(await fileError(runtime.readFile(id, 'node_modules/astro/package.json'))).toBe('outside');
-    expect(await fileError(runtime.readFile(id, 'node_modules'))).toBe('outside');
-    expect(await fileError(runtime.readFile(id, 'src/link-out.txt'))).toBe('outside');
-    expect(await fileError(runtime.readFile(id, '../secret.txt'))).toBe('outside');
-    expect(await fileError(runtime.writeFile(id, 'src/link-out.txt', Buffer.from('x')))).toBe('outside');
-    expect(await fileError(runtime.writeFile(id, 'src/dir-out/planted.txt', Buffer.from('x')))).toBe(
-      'outside',
-    );
-    expect(await fileError(runtime.writeFile(id, 'node_modules/planted.js', Buffer.from('x')))).toBe(
-      'outside',
-    );
-    expect(await fileError(runtime.readFile(id, 'src'))).toBe('not-a-file');
-    expect(await fileError(runtime.readFile(id, 'src/missing.astro'))).toBe('not-found');
-    expect(await readFile(secret, 'utf8')).toBe('outside');
-    expect(existsSync(join(dataDir, 'planted.txt'))).toBe(false);
-    expect(existsSync(join(TEMPLATE_DIR, 'node_modules', 'planted.js'))).toBe(false);
-    // The links would lead Tailwind's content scan out of the workspace: take them away again.
-    await rm(join(dir, 'src/link-out.txt'));
-    await rm(join(dir, 'src/dir-out'));
-  });
-
-  it('execs in the workspace folder and reports exit codes and output', async () => {
-    const result = await runtime.exec(id, ['sh', '-c', 'pwd; echo err >&2; exit 4']);
-    expect(result.exitCode).toBe(4);
-    expect(result.stdout.trim()).toMatch(new RegExp(`workspaces/${id}$`));
-    expect(result.stderr).toBe('err\n');
-    expect((await runtime.exec(id, ['no-such-command-xyz'])).exitCode).toBe(127);
-  });
-
-  it('reports stats, logs and its own list', async () => {
-    const stats = await runtime.stats(id);
-    expect(stats.memoryBytes).toBeGreaterThan(50 * MIB);
-    expect(stats.memoryLimitBytes).toBe(512 * MIB);
-    expect(stats.pids).toBeGreaterThanOrEqual(2);
-    expect((await runtime.logs(id)).join('\n')).toMatch(/astro/i);
-    expect((await runtime.list()).map((info) => info.id)).toEqual([id]);
-    await runtime.updateResources(id, { cpuCores: 0.5 });
-  });
-
-  it("follows the dev server's output: its last lines, then each new line, until unsubscribed", async () => {
-    const followed = await followOutput(runtime, id, 50);
-    expect(followed.lines.map((l) => l.line).join('\n')).toMatch(/ready in/);
-    await fetchPage(`http://127.0.0.1:${hostPort}/follow-marker`);
-    for (let i = 0; i < 100 && !followed.lines.some((l) => l.line.includes('/follow-marker')); i++)
-      await sleep(50);
-    expect(followed.lines.find((l) => l.line.includes('/follow-marker'))?.stream).toBe('stdout');
-    followed.stop();
-    const count = followed.lines.length;
-    await fetchPage(`http://127.0.0.1:${hostPort}/after-stop`);
-    await sleep(300);
-    expect(followed.lines.length).toBe(count);
-  });
-
-  it('initializes the workspace through TemplateService without installing', async () => {
-    const templates = new TemplateService(runtime, options, new HttpProbe());
-    const result = await templates.initializeWorkspace(id, 'baseline-landing', { timeoutMs: 30_000 });
-    expect(result).toEqual({ installed: false, readyAfterMs: expect.any(Number) });
-    expect(result.readyAfterMs).toBeLessThan(30_000);
-  });
-
-  it('refuses a second dev server on a taken port', async () => {
-    const second = await runtime.create(workspaceSpec({ runId, sessionId: `t-${runId}-b`, hostPort }));
-    await expect(runtime.start(second.id)).rejects.toBeInstanceOf(PortUnavailableError);
-    await runtime.remove(second.id);
-  });
-
-  it('stops the whole process group, then removes the folder', async () => {
-    await runtime.stop(id, 5);
-    const info = await runtime.inspect(id);
-    expect(info.state).toBe('exited');
-    expect(info.exitCode).not.toBeNull();
-    expect(processAlive(pid)).toBe(false);
-    expect(await groupAlive(pid)).toBe(false);
-    expect(await fetchPage(`http://127.0.0.1:${hostPort}/`, 1_000)).toBeNull();
-
-    await runtime.remove(id);
-    expect(existsSync(join(dataDir, 'workspaces', id))).toBe(false);
-    await runtime.remove(id);
-    await expect(runtime.inspect(id)).rejects.toBeInstanceOf(WorkspaceNotFoundError);
+  it('removed the workspace folders', () => {
+    expect(existsSync(join(dataDir, 'workspaces', workspace.id))).toBe(false);
+    expect(existsSync(join(dataDir, 'workspaces', `t-${runId}-b`))).toBe(false);
   });
 
   it('remove kills a running dev server at once', async () => {
     const port = await freeTestPort();
-    const { id: other } = await runtime.create(
-      workspaceSpec({ runId, sessionId: `t-${runId}-c`, hostPort: port }),
-    );
+    const { id: other } = await runtime.create(workspaceSpec({ runId, sessionId: `t-${runId}-d`, hostPort: port }));
     await runtime.start(other);
-    const otherPid = (
-      runtime as unknown as { workspaces: Map<string, { child: { pid: number } }> }
-    ).workspaces.get(other)!.child.pid;
+    const otherPid = childPid(runtime, other);
     await runtime.remove(other);
     expect(await groupAlive(otherPid)).toBe(false);
     expect(existsSync(join(dataDir, 'workspaces', other))).toBe(false);

@@ -67,6 +67,13 @@ describe('RuntimeModule', () => {
     });
     expect(forced.get<WorkspaceRuntime>(WORKSPACE_RUNTIME).kind).toBe('docker');
     await forced.close();
+    // swarm is never chosen by auto; forced, it starts without a manager and answers 503 until one is there.
+    const swarm = await boot({ templateDir: TEMPLATE_DIR, dataDir, runtime: 'swarm', dockerSocket: '/tmp/no-such-docker.sock' });
+    const runtime = swarm.get<WorkspaceRuntime>(WORKSPACE_RUNTIME);
+    expect(runtime.kind).toBe('swarm');
+    expect(runtime.publishesHostPorts).toBe(false);
+    await expect(runtime.ping()).rejects.toThrow(/does not answer/);
+    await swarm.close();
   });
 
   it('stops start-up on an invalid option, naming it', async () => {

@@ -28,6 +28,11 @@ export interface ContainerInfo {
   oomKilled: boolean;
   startedAt: string | null;
   labels: Record<string, string>;
+  /**
+   * Set when the workspace can never run again where it ran, e.g. its node left the cluster: why,
+   * in words for its owner. Such a workspace is ended at once instead of restarted.
+   */
+  lost?: string;
 }
 
 export interface ContainerStats {

@@ -11,14 +11,13 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { WorkspaceStatus } from '@builder/shared';
 import httpProxy from 'http-proxy';
 import { AppConfig } from '../../config/app-config';
+import { DEV_SERVER_HOST_HEADER } from '../../shared/runtime/dev-server.constants';
 import { WORKSPACE_RUNTIME, type WorkspaceRuntime } from '../../shared/runtime/workspace-runtime.interface';
 import { WorkspaceSessionRepository } from '../workspace/workspace-session.repository';
 import { SessionChangesService } from '../workspace/cluster/session-changes.service';
 import { frameAncestorsPolicy, restrictPreviewHeaders } from './preview-headers';
 import { parsePreviewHost, tokensEqual } from './preview-host';
 
-/** Host header the dev server sees for every proxied request and upgrade: one Vite allows. */
-const UPSTREAM_HOST = 'localhost';
 /**
  * How long a resolution is reused. A running session's address stays cached for a minute: every
  * status change, made by any replica, invalidates it at once (LISTEN/NOTIFY), and a proxy error
@@ -158,7 +157,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     // Preview traffic is activity: a preview in use never goes idle.
     this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
-    req.headers.host = UPSTREAM_HOST;
+    req.headers.host = DEV_SERVER_HOST_HEADER;
     this.proxy.web(req, res, { target: resolution.target });
   }
 
@@ -174,7 +173,7 @@ export class PreviewProxyService implements OnApplicationBootstrap, OnModuleDest
     if (!resolution.ok) return refuseUpgrade(socket, resolution.status, resolution.message);
     this.sessions.recordActivity(resolution.sessionId);
     this.proxiedFor.set(req, resolution.sessionId);
-    req.headers.host = UPSTREAM_HOST;
+    req.headers.host = DEV_SERVER_HOST_HEADER;
     this.proxy.ws(req, socket, head, { target: resolution.target });
   }
 

@@ -156,7 +156,8 @@ export class WorkspaceSessionRepository {
    * token and fresh timestamps, inside the caller's transaction. `SKIP LOCKED` lets concurrent
    * claims take different rows without waiting; the outer condition (still the pool's, still
    * running) makes the claim exactly-once even when a row changed after the subquery saw it.
-   * Answers the claimed row's id and port, or null when the pool has nothing ready.
+   * Answers the claimed row's id and port (null on a runtime that publishes none), or null when
+   * the pool has nothing ready.
    */
   async claimPooled(
     manager: EntityManager,
@@ -169,15 +170,15 @@ export class WorkspaceSessionRepository {
       expiresAt: Date;
       resourceAllocation: ResourceAllocation;
     },
-  ): Promise<{ id: string; port: number } | null> {
-    const [rows]: [Array<{ id: string; port: number }>, number] = await manager.query(
+  ): Promise<{ id: string; port: number | null } | null> {
+    const [rows]: [Array<{ id: string; port: number | null }>, number] = await manager.query(
       `UPDATE workspace_sessions
           SET user_id = $1, preview_token = $2, expires_at = $3, resource_allocation = $4::jsonb, project_id = $7,
               created_at = now(), last_activity_at = now(), updated_at = now(),
               desired_status = 'running', build_step = 'ready', error_message = NULL, restart_count = 0
         WHERE id = (SELECT id FROM workspace_sessions
                      WHERE user_id = $5 AND status = 'running' AND template_name = $6
-                       AND container_id IS NOT NULL AND port IS NOT NULL
+                       AND container_id IS NOT NULL
                      ORDER BY created_at
                      LIMIT 1
                      FOR UPDATE SKIP LOCKED)

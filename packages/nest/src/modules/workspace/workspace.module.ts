@@ -28,7 +28,7 @@ import { WorkspaceService } from './workspace.service';
 
 /**
  * Preview sessions: REST API, lifecycle service, port allocation, start queue and the event bus
- * the socket gateway relays. The runtime (docker or local) comes from RuntimeModule.
+ * the socket gateway relays. The runtime (docker, local or swarm) comes from RuntimeModule.
  */
 @Module({
   imports: [
@@ -47,6 +47,10 @@ import { WorkspaceService } from './workspace.service';
         healthcheckIntervalMs: config.runtime.healthcheckIntervalMs,
         storageHardLimit: config.runtime.storageHardLimit,
         deploymentId: config.lifecycle.deploymentId,
+        swarmAttachContainer: config.runtime.swarm.attachContainer,
+        swarmCpuLimitCores: config.runtime.swarm.cpuLimitCores,
+        swarmCpuReservationCores: config.runtime.swarm.cpuReservationCores,
+        swarmPlacementConstraints: config.runtime.swarm.placementConstraints,
       }),
     }),
   ],

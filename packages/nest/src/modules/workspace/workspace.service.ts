@@ -149,7 +149,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     const id = randomUUID();
     const containerName = containerNameOf(userId, this.nextTimestamp(), id);
     const previewToken = newPreviewToken();
-    const session = await this.ports.allocate((port) =>
+    const session = await this.reservePort((port) =>
       this.sessions.transaction(async (manager) => {
         // Serializes creates of one user, so two concurrent requests cannot both pass the quota.
         const owner: unknown[] = await manager.query(`SELECT id FROM users WHERE id = $1 FOR UPDATE`, [
@@ -188,11 +188,9 @@ export class WorkspaceService implements BeforeApplicationShutdown {
 
   // ---------------------------------------------------------------- warm pool
 
-  /** Whether creates of this template may take a pooled workspace (docker only: see WarmPoolService). */
+  /** Whether creates of this template may take a pooled workspace (docker and swarm: see WarmPoolService). */
   poolServes(templateName: string): boolean {
-    return (
-      this.config.pool.size > 0 && this.runtime.kind === 'docker' && templateName === DEFAULT_TEMPLATE_NAME
-    );
+    return this.config.pool.size > 0 && this.runtime.kind !== 'local' && templateName === DEFAULT_TEMPLATE_NAME;
   }
 
   /**
@@ -300,7 +298,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     const now = Date.now();
     const id = randomUUID();
     const previewToken = newPreviewToken();
-    const session = await this.ports.allocate((port) =>
+    const session = await this.reservePort((port) =>
       this.sessions.transaction((manager) =>
         this.sessions.insert(manager, {
           ...this.newSessionRow(now, templateName),
@@ -547,14 +545,14 @@ export class WorkspaceService implements BeforeApplicationShutdown {
   ): Promise<{ containerId: string; holds: Manifest | null }> {
     let port = session.port;
     for (let attempt = 0; ; attempt++) {
-      if (port === null) throw new Error('session holds no port');
+      if (port === null && this.runtime.publishesHostPorts) throw new Error('session holds no port');
       const spec: ContainerSpec = {
         sessionId: session.id,
         userId: session.userId,
         name: attempt === 0 ? session.containerName : `${session.containerName}-${attempt}`,
         image,
         templateName: session.templateName,
-        hostPort: port,
+        hostPort: port ?? 0,
         containerPort: DEFAULT_CONTAINER_PORT,
         resources: session.resourceAllocation,
         env: { [PREVIEW_WEB_ORIGINS_ENV]: this.config.webOrigins.join(' ') },
@@ -744,6 +742,15 @@ export class WorkspaceService implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Runs `claim` with a free port of PORT_RANGE for the session's row, or with none on a runtime
+   * that publishes no host ports (swarm: its previews go through the proxy, and a cluster's
+   * sessions are not bounded by one host's port range).
+   */
+  private reservePort<T>(claim: (port: number | null) => Promise<T>): Promise<T> {
+    return this.runtime.publishesHostPorts ? this.ports.allocate(claim) : claim(null);
+  }
+
   /** Records and announces a start-up step; throws {@link SupersededError} if the session moved. */
   private async step(timings: StepTimings, id: string, step: BuildStep, message: string): Promise<void> {
     timings.mark(step);
@@ -792,7 +799,7 @@ export class WorkspaceService implements BeforeApplicationShutdown {
    * Direct mode: the dev server's published host port. Proxy mode: the preview proxy on the API's
    * port, under a host name carrying the session's unguessable token (see modules/preview-proxy).
    */
-  private previewUrl(port: number, id: string, token: string): string {
+  private previewUrl(port: number | null, id: string, token: string): string {
     if (this.config.preview.mode === 'proxy') {
       return `${previewOrigin(id, token, this.config.preview.domain, this.apiPort())}/`;
     }

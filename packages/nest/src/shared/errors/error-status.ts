@@ -8,6 +8,7 @@ import {
   WorkspaceFileError,
   WorkspaceInitError,
   WorkspaceNotFoundError as RuntimeWorkspaceNotFoundError,
+  WorkspaceUnreachableError,
 } from '../runtime/runtime.errors';
 import { EmailTakenError } from './email-taken.error';
 import { InvalidCredentialsError } from './invalid-credentials.error';
@@ -46,6 +47,7 @@ export function httpStatusOf(error: unknown): HttpStatus | null {
   if (error instanceof RuntimeUnavailableError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (error instanceof ImageUnavailableError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (error instanceof RuntimeTimeoutError) return HttpStatus.SERVICE_UNAVAILABLE;
+  if (error instanceof WorkspaceUnreachableError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (error instanceof UnknownTemplateError) return HttpStatus.BAD_REQUEST;
   if (error instanceof PortUnavailableError) return HttpStatus.CONFLICT;
   if (error instanceof WorkspaceInitError) return HttpStatus.SERVICE_UNAVAILABLE;

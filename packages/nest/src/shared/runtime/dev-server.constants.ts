@@ -20,6 +20,13 @@ export const DEV_SERVER_NODE_FLAGS: readonly string[] = [
 export const DEFAULT_CONTAINER_PORT = 4321;
 
 /**
+ * Host header of every request the backend sends a dev server (probes, HMR socket, preview proxy).
+ * Vite answers 403 to host names it does not know; it always allows `localhost`, whatever name or
+ * address the connection went to (a swarm workspace is reached by its service name).
+ */
+export const DEV_SERVER_HOST_HEADER = 'localhost';
+
+/**
  * Environment variable carrying the web app's origins (space-separated) to every dev server: the
  * template's astro.config.mjs lets only them frame the preview (CSP frame-ancestors) or read it
  * through CORS, also on a workspace's own published port where the preview proxy is not in between.

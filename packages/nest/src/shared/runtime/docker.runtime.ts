@@ -11,12 +11,12 @@ import type {
   FileTreeEntry,
   ResourceAllocation,
 } from '@builder/shared';
-import { DockerService, dockerErrorMessage, dockerStatusCode } from '../services/docker.service';
+import { DockerService, dockerErrorMessage, dockerStatusCode, notFoundAsWorkspace } from '../services/docker.service';
 import { ConfinedFs } from './confined-fs.util';
 import { publishedContainerPort, toContainerInfo, toContainerStats } from './docker-mapping.util';
 import { demuxLines, DockerFrameDemuxer, LineSplitter, type LogLine } from './docker-frames.util';
 import { LoopVolumes } from './loop-volumes.service';
-import { DEFAULT_CONTAINER_PORT, DEV_SERVER_ENV, DEV_SERVER_NODE_FLAGS } from './dev-server.constants';
+import { DEFAULT_CONTAINER_PORT } from './dev-server.constants';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, WorkspaceFileError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId, normalizeWorkspacePath } from './workspace-path.util';
@@ -29,19 +29,24 @@ import {
   type WorkspaceVolumeInfo,
 } from './workspace-runtime.interface';
 import {
+  devServerCommand,
+  devServerEnv,
+  devServerPort,
+  envList,
+  WORKSPACE_DIR,
+  WORKSPACE_TMPFS,
+  WORKSPACE_USER,
+  workspaceHealthcheck,
+  workspaceLabels,
+} from './workspace-container.util';
+import {
   listArchiveEntries,
   MAX_READ_BYTES,
   packWorkspaceFiles,
   readArchiveFiles,
   readFirstEntry,
-  WORKSPACE_GID,
-  WORKSPACE_UID,
 } from './workspace-tar.util';
 
-/** Where the template images keep the workspace; the per-session volume is mounted here. */
-export const WORKSPACE_DIR = '/app';
-const HEALTHCHECK_SCRIPT = '/usr/local/share/preview/healthcheck.js';
-const SECOND_NS = 1_000_000_000;
 /**
  * Scheduler period of the CPU quota (µs). `--cpus 0.5` accounts per 100 ms, so an edit's page
  * render (~100 ms of CPU) is throttled to ~3× its time; per 1 s the same 0.5-core average lets a
@@ -63,6 +68,7 @@ export function workspaceVolumeName(sessionId: string): string {
 @Injectable()
 export class DockerRuntime implements WorkspaceRuntime {
   readonly kind = 'docker' as const;
+  readonly publishesHostPorts = true;
   private readonly logger = new Logger(DockerRuntime.name);
   private network: Promise<void> | null = null;
   private storageNoticeGiven = false;
@@ -87,15 +93,7 @@ export class DockerRuntime implements WorkspaceRuntime {
 
   async create(spec: ContainerSpec): Promise<{ id: string }> {
     const volume = workspaceVolumeName(spec.sessionId);
-    // Ours last: a caller's labels must not forge the ones reconciliation trusts.
-    const labels: Record<string, string> = {
-      ...spec.labels,
-      [WORKSPACE_LABELS.managed]: 'true',
-      [WORKSPACE_LABELS.sessionId]: spec.sessionId,
-      [WORKSPACE_LABELS.userId]: spec.userId,
-      [WORKSPACE_LABELS.template]: spec.templateName,
-      ...(this.options.deploymentId ? { [WORKSPACE_LABELS.deployment]: this.options.deploymentId } : {}),
-    };
+    const labels = workspaceLabels(spec, this.options.deploymentId);
     await this.ensureNetwork();
     const device = await this.storageDevice(spec);
     try {
@@ -133,13 +131,13 @@ export class DockerRuntime implements WorkspaceRuntime {
       if (port && /already allocated|address already in use/.test(message)) {
         throw new PortUnavailableError(Number(port), message);
       }
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
   async stop(id: string, timeoutSeconds = 10): Promise<void> {
     await this.docker.stopContainer(id, timeoutSeconds).catch((error: unknown) => {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     });
   }
 
@@ -184,7 +182,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     } catch (error) {
       if (dockerStatusCode(error) === 409)
         throw new Error(`workspace ${id} is not running: ${dockerErrorMessage(error)}`);
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -192,7 +190,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return demuxLines(await this.docker.logs(id, options.tail ?? 200)).map((entry) => entry.line);
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -219,7 +217,7 @@ export class DockerRuntime implements WorkspaceRuntime {
         },
       );
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -227,7 +225,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return toContainerStats(await this.docker.stats(id));
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -245,7 +243,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     }
     if (Object.keys(update).length === 0) return;
     await this.docker.updateContainer(id, update).catch((error: unknown) => {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     });
   }
 
@@ -340,7 +338,7 @@ export class DockerRuntime implements WorkspaceRuntime {
       // Inside the workspace, as its own user: whatever a path leads to, only the workspace's own
       // files can be removed. The archive API has no delete.
       const result = await this.exec(id, ['rm', '-f', '--', ...deletes], {
-        user: `${WORKSPACE_UID}:${WORKSPACE_GID}`,
+        user: WORKSPACE_USER,
         timeoutMs: this.options.operationTimeoutMs,
       });
       if (result.exitCode !== 0) {
@@ -396,7 +394,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       tree = await this.docker.readArchive(id, WORKSPACE_DIR, (archive) => readArchiveFiles(archive));
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
     if (tree.skipped.length > 0) {
       this.logger.warn(
@@ -455,7 +453,7 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return await this.docker.readArchive(id, WORKSPACE_DIR, listArchiveEntries);
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
   }
 
@@ -464,43 +462,19 @@ export class DockerRuntime implements WorkspaceRuntime {
     volume: string,
     labels: Record<string, string>,
   ): Promise<string> {
-    const port = spec.containerPort || DEFAULT_CONTAINER_PORT;
-    const env = {
-      ...spec.env,
-      ...DEV_SERVER_ENV,
-      HEALTHCHECK_URL: `http://127.0.0.1:${port}/`,
-    };
+    const port = devServerPort(spec);
     return this.docker.createContainer({
       name: spec.name,
       Image: spec.image,
       Labels: labels,
-      Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
-      // Straight to astro, skipping npm (~0.3 s and one process less); the image's entrypoint stays.
-      Cmd: [
-        'node',
-        ...DEV_SERVER_NODE_FLAGS,
-        'node_modules/astro/astro.js',
-        'dev',
-        '--host',
-        '0.0.0.0',
-        '--port',
-        String(port),
-      ],
+      Env: envList(devServerEnv(spec, port)),
+      Cmd: devServerCommand(port),
       WorkingDir: WORKSPACE_DIR,
-      User: `${WORKSPACE_UID}:${WORKSPACE_GID}`,
+      User: WORKSPACE_USER,
       ExposedPorts: { [`${port}/tcp`]: {} },
       // The image's own check (a node process every 30 s) replaced: off by default, the backend
       // probes instead (see healthcheckIntervalMs for the cost).
-      Healthcheck:
-        this.options.healthcheckIntervalMs > 0
-          ? {
-              Test: ['CMD', 'node', HEALTHCHECK_SCRIPT],
-              Interval: this.options.healthcheckIntervalMs * 1_000_000,
-              Timeout: 6 * SECOND_NS,
-              StartPeriod: 5 * SECOND_NS,
-              Retries: 3,
-            }
-          : { Test: ['NONE'] },
+      Healthcheck: workspaceHealthcheck(this.options.healthcheckIntervalMs),
       HostConfig: {
         PortBindings: {
           [`${port}/tcp`]: [{ HostIp: this.options.publishHost, HostPort: String(spec.hostPort) }],
@@ -514,7 +488,9 @@ export class DockerRuntime implements WorkspaceRuntime {
         PidsLimit: spec.resources.pidsLimit,
         Init: true,
         ReadonlyRootfs: true,
-        Tmpfs: { '/tmp': 'rw,nosuid,size=64m', '/home/node': 'rw,nosuid,size=16m' },
+        Tmpfs: Object.fromEntries(
+          Object.entries(WORKSPACE_TMPFS).map(([path, bytes]) => [path, `rw,nosuid,size=${bytes / 1024 / 1024}m`]),
+        ),
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
         NetworkMode: this.options.networkName,
@@ -578,12 +554,8 @@ export class DockerRuntime implements WorkspaceRuntime {
     try {
       return await this.docker.inspectContainer(id);
     } catch (error) {
-      throw this.notFound(error, id);
+      throw notFoundAsWorkspace(error, id);
     }
-  }
-
-  private notFound(error: unknown, id: string): unknown {
-    return dockerStatusCode(error) === 404 ? new WorkspaceNotFoundError(id) : error;
   }
 
   /** The archive endpoint answers 404 both for a missing container and a missing path. */

@@ -1,5 +1,6 @@
 import { type Agent, request } from 'node:http';
 import { Injectable } from '@nestjs/common';
+import { DEV_SERVER_HOST_HEADER } from './dev-server.constants';
 
 export interface ProbeResult {
   /** HTTP status, or null when nothing answered. */
@@ -24,7 +25,7 @@ export interface ProbeOptions {
   agent?: Agent;
 }
 
-/** The HTTP probe of dev servers, behind a class so tests can swap it for a fake. */
+/** The HTTP probe of dev servers (sent as `localhost`, see DEV_SERVER_HOST_HEADER), behind a class so tests can swap it for a fake. */
 @Injectable()
 export class HttpProbe {
   /** One GET (without keep-alive unless an agent is given). Never rejects. */
@@ -39,7 +40,7 @@ export class HttpProbe {
         clearTimeout(connect);
         resolve(result);
       };
-      const req = request(url, { method: 'GET', agent: options.agent ?? false }, (res) => {
+      const req = request(url, { method: 'GET', agent: options.agent ?? false, headers: { host: DEV_SERVER_HOST_HEADER } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => {
           if (options.keepBody) chunks.push(chunk);

@@ -21,9 +21,9 @@ import { groupAlive, readGroupUsage, signalGroup } from './process-group.util';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { PortUnavailableError, RuntimeTimeoutError, WorkspaceNotFoundError } from './runtime.errors';
 import { assertSessionId } from './workspace-path.util';
+import { workspaceLabels } from './workspace-container.util';
 import {
   type DiskUsage,
-  WORKSPACE_LABELS,
   type WorkspaceAddress,
   type WorkspaceFileContent,
   type WorkspaceRuntime,
@@ -69,6 +69,8 @@ interface LocalWorkspace {
   files: ConfinedFs;
   labels: Record<string, string>;
   logs: LineRing;
+  /** Followers of the output, told when the dev server exits (its output ends there). */
+  followerEnds: Set<() => void>;
   child: ChildProcess | null;
   exited: Promise<void> | null;
   state: 'created' | 'running' | 'exited';
@@ -88,6 +90,7 @@ interface LocalWorkspace {
 @Injectable()
 export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
   readonly kind = 'local' as const;
+  readonly publishesHostPorts = true;
   private readonly logger = new Logger(LocalRuntime.name);
   private readonly workspaces = new Map<string, LocalWorkspace>();
   private readonly execs = new Set<ChildProcess>();
@@ -111,14 +114,9 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
       spec,
       dir,
       files: new ConfinedFs(dir),
-      labels: {
-        ...spec.labels,
-        [WORKSPACE_LABELS.managed]: 'true',
-        [WORKSPACE_LABELS.sessionId]: spec.sessionId,
-        [WORKSPACE_LABELS.userId]: spec.userId,
-        [WORKSPACE_LABELS.template]: spec.templateName,
-      },
+      labels: workspaceLabels(spec),
       logs: new LineRing(LOG_LINES),
+      followerEnds: new Set(),
       child: null,
       exited: null,
       state: 'created',
@@ -276,11 +274,25 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
   async followLogs(
     id: string,
     onLine: (line: LogLine) => void,
-    options: { tail?: number } = {},
+    options: { tail?: number; onEnd?: () => void } = {},
   ): Promise<() => void> {
-    const logs = this.get(id).logs;
-    for (const line of logs.recent(options.tail ?? 0)) onLine(line);
-    return logs.subscribe(onLine);
+    const workspace = this.get(id);
+    for (const line of workspace.logs.recent(options.tail ?? 0)) onLine(line);
+    // As a stopped container's log stream: a dev server that does not run has no more output.
+    if (workspace.state !== 'running') {
+      options.onEnd?.();
+      return () => undefined;
+    }
+    const unsubscribe = workspace.logs.subscribe(onLine);
+    const ended = (): void => {
+      unsubscribe();
+      options.onEnd?.();
+    };
+    workspace.followerEnds.add(ended);
+    return () => {
+      workspace.followerEnds.delete(ended);
+      unsubscribe();
+    };
   }
 
   async stats(id: string): Promise<ContainerStats> {
@@ -407,6 +419,8 @@ export class LocalRuntime implements WorkspaceRuntime, OnModuleDestroy {
     if (workspace.child !== child || workspace.state !== 'running') return;
     workspace.state = 'exited';
     workspace.exitCode = code;
+    for (const ended of workspace.followerEnds) ended();
+    workspace.followerEnds.clear();
     if (!workspace.stopping && code !== 0)
       this.logger.warn(`dev server of workspace ${workspace.id} exited with ${code}`);
   }

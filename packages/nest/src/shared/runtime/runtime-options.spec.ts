@@ -13,8 +13,11 @@ describe('resolveRuntimeOptions', () => {
   it('names the option that is wrong', () => {
     expect(() => resolveRuntimeOptions({ templateDir: 'relative', dataDir: '/d' })).toThrow(/"templateDir"/);
     expect(() =>
-      resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', runtime: 'swarm' as never }),
+      resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', runtime: 'kubernetes' as never }),
     ).toThrow(/"runtime"/);
+    expect(() => resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', swarmCpuReservationCores: -1 })).toThrow(
+      /"swarmCpuReservationCores"/,
+    );
     expect(() => resolveRuntimeOptions({ templateDir: '/t', dataDir: '/d', startTimeoutMs: 0 })).toThrow(
       /"startTimeoutMs"/,
     );

@@ -4,8 +4,11 @@ import { isAbsolute } from 'node:path';
 /** Injection token of the {@link RuntimeOptions} the importer of `RuntimeModule` provides. */
 export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
 
-/** Which runtime runs workspaces: `auto` picks `docker` when the engine answers, else `local`. */
-export type RuntimeChoice = 'auto' | 'docker' | 'local';
+/**
+ * Which runtime runs workspaces: `auto` picks `docker` when the engine answers, else `local`;
+ * `swarm` is chosen explicitly (the engine must be a swarm manager and this backend a container).
+ */
+export type RuntimeChoice = 'auto' | 'docker' | 'local' | 'swarm';
 
 /** Settings of the workspace runtime layer, read once at start-up by the importer's config. */
 export interface RuntimeOptions {
@@ -46,6 +49,23 @@ export interface RuntimeOptions {
   /** Value of the deployment label put on every workspace (see WORKSPACE_LABELS.deployment). */
   deploymentId?: string;
   /**
+   * Swarm: the container of this backend, joined to each workspace's network so it reaches the
+   * dev server and agent by service name. Unset: this host name, which Docker sets to the
+   * container's id.
+   */
+  swarmAttachContainer?: string;
+  /**
+   * Swarm: the CPU limit of each workspace, in cores (default the plan's 0.5). A service's quota
+   * is accounted per 100 ms and cannot change without replacing the task, so the docker runtime's
+   * "half a core once ready, per second" is not available: the limit holds from the start, which
+   * slows a cold start (see SWARM_CPU_LIMIT_CORES for the measured cost).
+   */
+  swarmCpuLimitCores: number;
+  /** Swarm: CPU cores reserved for each workspace when Swarm places it (memory is reserved at its limit). */
+  swarmCpuReservationCores: number;
+  /** Swarm: placement constraints of every workspace service, e.g. `node.role==worker`. */
+  swarmPlacementConstraints: string[];
+  /**
    * A kernel-enforced storage limit per Docker workspace (see LoopVolumes): `auto` where it can be
    * made, `loop` always (a create fails where it cannot), `off` never.
    */
@@ -64,6 +84,9 @@ export const DEFAULT_RUNTIME_OPTIONS = {
   pullTimeoutMs: 300_000,
   operationTimeoutMs: 30_000,
   healthcheckIntervalMs: 0,
+  swarmCpuLimitCores: 0.5,
+  swarmCpuReservationCores: 0.1,
+  swarmPlacementConstraints: [],
   storageHardLimit: 'auto',
 } as const satisfies Partial<RuntimeOptions>;
 
@@ -78,9 +101,19 @@ export function resolveRuntimeOptions(input: RuntimeOptionsInput): RuntimeOption
   if (input.bridgeName === undefined && options.networkName !== DEFAULT_RUNTIME_OPTIONS.networkName) {
     options.bridgeName = `br-${createHash('sha256').update(options.networkName).digest('hex').slice(0, 12)}`;
   }
-  if (!['auto', 'docker', 'local'].includes(options.runtime)) {
+  if (!['auto', 'docker', 'local', 'swarm'].includes(options.runtime)) {
     throw new Error(
-      `runtime option "runtime" must be auto, docker or local, got "${String(options.runtime)}"`,
+      `runtime option "runtime" must be auto, docker, local or swarm, got "${String(options.runtime)}"`,
+    );
+  }
+  if (!Number.isFinite(options.swarmCpuLimitCores) || options.swarmCpuLimitCores <= 0) {
+    throw new Error(
+      `runtime option "swarmCpuLimitCores" must be a positive number, got "${String(options.swarmCpuLimitCores)}"`,
+    );
+  }
+  if (!Number.isFinite(options.swarmCpuReservationCores) || options.swarmCpuReservationCores < 0) {
+    throw new Error(
+      `runtime option "swarmCpuReservationCores" must be 0 or a positive number, got "${String(options.swarmCpuReservationCores)}"`,
     );
   }
   for (const key of ['templateDir', 'dataDir'] as const) {

@@ -14,6 +14,17 @@ export class WorkspaceNotFoundError extends Error {
   }
 }
 
+/**
+ * The runtime knows the workspace but cannot reach it right now (its task is not running yet, or
+ * its node is gone): no answer from it over the network. Maps to 503.
+ */
+export class WorkspaceUnreachableError extends Error {
+  constructor(id: string, detail: string, options?: { cause?: unknown }) {
+    super(`workspace ${id} does not answer over its network (${detail})`, options);
+    this.name = 'WorkspaceUnreachableError';
+  }
+}
+
 /** The image is neither present nor pullable. */
 export class ImageUnavailableError extends Error {
   constructor(image: string, reason: string) {

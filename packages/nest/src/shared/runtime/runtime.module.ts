@@ -11,6 +11,7 @@ import { TemplateService } from '../services/template.service';
 import { DockerRuntime } from './docker.runtime';
 import { HttpProbe } from './http-probe.service';
 import { LocalRuntime } from './local.runtime';
+import { SwarmRuntime } from './swarm.runtime';
 import { LoopVolumes } from './loop-volumes.service';
 import {
   RUNTIME_OPTIONS,
@@ -32,7 +33,7 @@ export interface RuntimeModuleAsyncOptions {
 
 /**
  * The workspace runtime layer. Provides {@link WORKSPACE_RUNTIME} (`docker` when the engine answers
- * a ping, else `local`; `runtime: 'docker' | 'local'` forces one), plus `DockerService`,
+ * a ping, else `local`; `runtime: 'docker' | 'local' | 'swarm'` forces one), plus `DockerService`,
  * `TemplateService`, `HttpProbe` and the resolved {@link RUNTIME_OPTIONS}.
  *
  * ```ts
@@ -80,13 +81,14 @@ export class RuntimeModule {
         DockerService,
         DockerRuntime,
         LocalRuntime,
+        SwarmRuntime,
         LoopVolumes,
         HttpProbe,
         TemplateService,
         {
           provide: WORKSPACE_RUNTIME,
           useFactory: selectRuntime,
-          inject: [RUNTIME_OPTIONS, DockerService, DockerRuntime, LocalRuntime],
+          inject: [RUNTIME_OPTIONS, DockerService, DockerRuntime, LocalRuntime, SwarmRuntime],
         },
       ],
       exports: [WORKSPACE_RUNTIME, RUNTIME_OPTIONS, DockerService, TemplateService, HttpProbe],
@@ -100,6 +102,7 @@ export async function selectRuntime(
   docker: DockerService,
   dockerRuntime: DockerRuntime,
   localRuntime: LocalRuntime,
+  swarmRuntime: SwarmRuntime,
 ): Promise<WorkspaceRuntime> {
   const logger = new Logger('RuntimeModule');
   switch (options.runtime) {
@@ -109,6 +112,11 @@ export async function selectRuntime(
       return dockerRuntime;
     case 'local':
       return localRuntime;
+    case 'swarm':
+      // Like forced docker: start anyway; calls answer 503 until a manager answers.
+      await swarmRuntime.ping().catch((error: unknown) => logger.warn(describe(error)));
+      logger.log(`workspace runtime: swarm (manager at ${docker.endpoint}, joining workspace networks as ${swarmRuntime.attachContainer})`);
+      return swarmRuntime;
     case 'auto':
       try {
         await docker.ping(AUTO_PING_TIMEOUT_MS);

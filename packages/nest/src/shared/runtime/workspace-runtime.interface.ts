@@ -13,7 +13,7 @@ export type { LogLine } from './docker-frames.util';
 /** Injection token of the active {@link WorkspaceRuntime}. */
 export const WORKSPACE_RUNTIME = Symbol('WORKSPACE_RUNTIME');
 
-export type RuntimeKind = 'docker' | 'local';
+export type RuntimeKind = 'docker' | 'local' | 'swarm';
 
 /** Where the backend reaches a workspace's dev server (never assumed to be localhost). */
 export interface WorkspaceAddress {
@@ -58,12 +58,18 @@ export interface WorkspaceVolumeInfo {
 
 /**
  * The only way the backend touches a workspace: lifecycle, files, exec, logs, stats and its
- * network address. `docker` and `local` implement it; a Swarm driver can later.
+ * network address. `docker`, `local` and `swarm` implement it.
  * Every method throws {@link RuntimeUnavailableError} when the engine does not answer and
- * {@link WorkspaceNotFoundError} for an id it does not know (except `remove`, which is idempotent).
+ * {@link WorkspaceNotFoundError} for an id it does not know (except `remove`, which is idempotent);
+ * `swarm` throws WorkspaceUnreachableError when a workspace it knows does not answer over its network.
  */
 export interface WorkspaceRuntime {
   readonly kind: RuntimeKind;
+  /**
+   * Whether each workspace publishes its dev server on a host port of PORT_RANGE (`docker`,
+   * `local`). A `swarm` workspace publishes nothing: it is reached over its network only.
+   */
+  readonly publishesHostPorts: boolean;
   /** Resolves when the engine answers. */
   ping(): Promise<void>;
   /** Makes the image available (pull only when missing). No-op for `local`. */
@@ -106,7 +112,10 @@ export interface WorkspaceRuntime {
    * dev server itself, or any process started in it), by workspace id.
    */
   oomKills?(since: Date, until: Date): Promise<string[]>;
-  /** Workspace volumes (carrying {@link WORKSPACE_LABELS}.managed), also those no container uses any more. */
+  /**
+   * What a workspace leaves besides itself (carrying {@link WORKSPACE_LABELS}.managed), also when no
+   * workspace uses it any more: the `docker` runtime's volumes, the `swarm` runtime's networks.
+   */
   listVolumes?(): Promise<WorkspaceVolumeInfo[]>;
   /** Reads a workspace file. `path` is relative and already validated by the caller. */
   readFile(id: string, path: string): Promise<Buffer>;

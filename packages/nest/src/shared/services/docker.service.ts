@@ -9,6 +9,7 @@ import {
   ImageUnavailableError,
   RuntimeTimeoutError,
   RuntimeUnavailableError,
+  WorkspaceNotFoundError,
 } from '../runtime/runtime.errors';
 
 /** Socket-level failures meaning the engine is not there (or not reachable), as opposed to an API error. */
@@ -30,6 +31,30 @@ export type DockerServiceOptions = Pick<
   'dockerSocket' | 'operationTimeoutMs' | 'pullTimeoutMs'
 >;
 
+/** What the engine reports of a swarm task (the fields the swarm runtime reads). */
+export interface SwarmTask {
+  ID: string;
+  ServiceID: string;
+  NodeID?: string;
+  CreatedAt: string;
+  DesiredState: string;
+  Status: {
+    Timestamp?: string;
+    State: string;
+    Message?: string;
+    Err?: string;
+    ContainerStatus?: { ContainerID?: string; ExitCode?: number };
+  };
+}
+
+/** What the engine reports of a swarm node (the fields the swarm runtime reads). */
+export interface SwarmNode {
+  ID: string;
+  Description?: { Hostname?: string };
+  Spec?: { Role?: string; Availability?: string; Labels?: Record<string, string> };
+  Status: { State: string; Addr?: string; Message?: string };
+}
+
 export interface DockerExecOptions {
   user?: string;
   workingDir?: string;
@@ -41,6 +66,11 @@ export interface DockerExecOptions {
 export function dockerStatusCode(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' ? status : undefined;
+}
+
+/** A 404 of the engine as {@link WorkspaceNotFoundError} for workspace `id`; any other error as it is. */
+export function notFoundAsWorkspace(error: unknown, id: string): unknown {
+  return dockerStatusCode(error) === 404 ? new WorkspaceNotFoundError(id) : error;
 }
 
 /** The engine's own message of a Docker API error (`{"message": ...}`), else the error's message. */
@@ -417,6 +447,147 @@ export class DockerService {
     return this.call(`stats of ${id}`, this.operationTimeoutMs, (abortSignal) =>
       this.docker.getContainer(id).stats({ stream: false, abortSignal } as { stream: false }),
     );
+  }
+
+  // ---------------------------------------------------------------- swarm (manager API)
+
+  /** This engine's swarm membership: its node id and whether it can manage the swarm. */
+  async swarmState(): Promise<{ state: string; nodeId: string; manager: boolean }> {
+    const info = await this.call('info', this.operationTimeoutMs, (abortSignal) =>
+      (this.docker.info as unknown as (options: { abortSignal: AbortSignal }) => Promise<{ Swarm?: Record<string, unknown> }>)({ abortSignal }),
+    );
+    const swarm = info.Swarm ?? {};
+    return {
+      state: String(swarm.LocalNodeState ?? 'inactive'),
+      nodeId: String(swarm.NodeID ?? ''),
+      manager: swarm.ControlAvailable === true,
+    };
+  }
+
+  /** Creates a service and returns its id. */
+  async createService(spec: Dockerode.ServiceSpec): Promise<string> {
+    const service = await this.call(`create service ${spec.Name ?? ''}`.trim(), this.operationTimeoutMs, (abortSignal) =>
+      this.docker.createService({ ...spec, abortSignal }),
+    );
+    return service.id;
+  }
+
+  inspectService(id: string): Promise<Dockerode.Service> {
+    return this.call(`inspect service ${id}`, this.operationTimeoutMs, (abortSignal) =>
+      this.docker.getService(id).inspect({ abortSignal }) as Promise<Dockerode.Service>,
+    );
+  }
+
+  /** Replaces a service's spec; `version` is the index it was read at (the engine refuses a stale one). */
+  async updateService(id: string, version: number, spec: Dockerode.ServiceSpec): Promise<void> {
+    await this.call(`update service ${id}`, this.operationTimeoutMs, (abortSignal) =>
+      this.docker.getService(id).update({ ...spec, version, abortSignal }),
+    );
+  }
+
+  /** Removes a service (its tasks' containers go with it, on their nodes); an unknown id is not an error. */
+  async removeService(id: string): Promise<void> {
+    try {
+      await this.call(`remove service ${id}`, this.operationTimeoutMs, (abortSignal) =>
+        this.docker.getService(id).remove({ abortSignal }),
+      );
+    } catch (error) {
+      if (dockerStatusCode(error) !== 404) throw error;
+    }
+  }
+
+  /** Services carrying every label filter. */
+  listServices(labels: string[]): Promise<Dockerode.Service[]> {
+    return this.call('list services', this.operationTimeoutMs, (abortSignal) =>
+      this.docker.listServices({ filters: { label: labels }, abortSignal } as Dockerode.ServiceListOptions),
+    );
+  }
+
+  /** Tasks (the history the swarm keeps too), optionally of some services only. */
+  listTasks(serviceIds?: string[]): Promise<SwarmTask[]> {
+    return this.call('list tasks', this.operationTimeoutMs, (abortSignal) =>
+      this.docker.listTasks({ ...(serviceIds ? { filters: { service: serviceIds } } : {}), abortSignal }) as Promise<SwarmTask[]>,
+    );
+  }
+
+  listNodes(): Promise<SwarmNode[]> {
+    return this.call('list nodes', this.operationTimeoutMs, (abortSignal) =>
+      this.docker.listNodes({ abortSignal } as Dockerode.NodeListOptions) as Promise<SwarmNode[]>,
+    );
+  }
+
+  /** The last `tail` lines of a service's output, from whichever node runs it, still multiplexed. */
+  serviceLogs(id: string, tail: number): Promise<Buffer> {
+    return this.call(`logs of service ${id}`, this.operationTimeoutMs, async (abortSignal) => {
+      // Without `follow` the engine's answer arrives whole, as one buffer.
+      const output = (await this.docker
+        .getService(id)
+        .logs({ stdout: true, stderr: true, follow: false, tail, abortSignal } as Dockerode.ContainerLogsOptions)) as unknown;
+      return Buffer.isBuffer(output) ? output : Buffer.from(String(output));
+    });
+  }
+
+  /** Creates a network (any driver) and returns its id. */
+  async createNetwork(options: Dockerode.NetworkCreateOptions): Promise<string> {
+    const network = await this.call(`create network ${options.Name}`, this.operationTimeoutMs, (abortSignal) =>
+      this.docker.createNetwork({ ...options, abortSignal }),
+    );
+    return network.id;
+  }
+
+  /** Networks carrying every label filter. */
+  listNetworks(labels: string[]): Promise<Dockerode.NetworkInspectInfo[]> {
+    return this.call('list networks', this.operationTimeoutMs, (abortSignal) =>
+      this.docker.listNetworks({ filters: { label: labels }, abortSignal }),
+    );
+  }
+
+  /** Connects a container of this engine to a network; one already connected is not an error. */
+  async connectNetwork(network: string, container: string): Promise<void> {
+    try {
+      await this.call(`connect ${container} to network ${network}`, this.operationTimeoutMs, (abortSignal) =>
+        this.docker.getNetwork(network).connect({ Container: container, abortSignal } as Dockerode.NetworkConnectOptions),
+      );
+    } catch (error) {
+      if (!/already exists|already attached/i.test(dockerErrorMessage(error))) throw error;
+    }
+  }
+
+  /** Disconnects a container from a network; a container or network already gone is not an error. */
+  async disconnectNetwork(network: string, container: string): Promise<void> {
+    try {
+      await this.call(`disconnect ${container} from network ${network}`, this.operationTimeoutMs, (abortSignal) =>
+        this.docker.getNetwork(network).disconnect({ Container: container, Force: true, abortSignal }),
+      );
+    } catch (error) {
+      // A network just removed can answer 500 "not found" rather than 404.
+      if (dockerStatusCode(error) !== 404 && !/is not connected|not found/i.test(dockerErrorMessage(error))) throw error;
+    }
+  }
+
+  /** Removes a network; a missing one is not an error. A network still in use is refused ("in use by …"). */
+  async removeNetwork(id: string): Promise<void> {
+    try {
+      await this.call(`remove network ${id}`, this.operationTimeoutMs, (abortSignal) =>
+        this.docker.getNetwork(id).remove({ abortSignal }),
+      );
+    } catch (error) {
+      // A network another call is removing can answer 500 "not found" rather than 404.
+      if (dockerStatusCode(error) !== 404 && !/not found/i.test(dockerErrorMessage(error))) throw error;
+    }
+  }
+
+  /** Asks the image's registry for its manifest through the engine: answers whether it is there. */
+  async registryHasImage(image: string): Promise<boolean> {
+    try {
+      await this.call(`look up ${image} in its registry`, this.operationTimeoutMs, (abortSignal) =>
+        this.docker.getImage(image).distribution({ abortSignal } as Dockerode.ImageDistributionOptions),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError || error instanceof RuntimeTimeoutError) throw error;
+      return false;
+    }
   }
 
   private async call<T>(

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { CompileError, HmrUpdateKind } from '@builder/shared';
+import { DEV_SERVER_HOST_HEADER } from '../../../shared/runtime/dev-server.constants';
 
 /** What the relay makes of one message of a Vite dev server's HMR socket. */
 export type ViteHmrMessage =
@@ -128,7 +129,10 @@ export class ViteHmrClient {
   connect(): void {
     if (this.closed) return;
     const { host, port } = this.options;
-    const socket = new WebSocket(`ws://${host}:${port}/`, 'vite-hmr', { handshakeTimeout: 5_000 });
+    const socket = new WebSocket(`ws://${host}:${port}/`, 'vite-hmr', {
+      handshakeTimeout: 5_000,
+      headers: { host: DEV_SERVER_HOST_HEADER },
+    });
     this.socket = socket;
     socket.on('open', () => {
       this.attempt = 0;

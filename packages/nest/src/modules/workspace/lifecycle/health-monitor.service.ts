@@ -48,10 +48,12 @@ interface Diagnosis {
  * container's state, Docker's own health status and an HTTP probe of the dev server at the
  * runtime's address. A dead or unhealthy workspace gets one restart per session (counted in the
  * session's row, so a restarted or second backend knows it was given); if that fails, or it fails
- * again later, the session ends `error` with the reason and is cleaned up. A workspace killed by the OOM killer ends `error` at once, saying it ran out of
- * memory. A workspace whose files grew past the storage limit from inside (WORKSPACE_STORAGE_LIMIT_MB,
- * measured through the runtime) ends `error` too, saying so. While the engine does not answer
- * nothing is judged: an outage is not a dead workspace.
+ * again later, the session ends `error` with the reason and is cleaned up. A workspace killed by the
+ * OOM killer ends `error` at once, saying it ran out of memory, and one the runtime reports `lost`
+ * (its swarm node is gone) ends `error` at once with that reason. A workspace whose files grew past
+ * the storage limit from inside (WORKSPACE_STORAGE_LIMIT_MB, measured through the runtime) ends
+ * `error` too, saying so. While the engine does not answer nothing is judged: an outage is not a
+ * dead workspace.
  */
 @Injectable()
 export class HealthMonitorService implements OnApplicationBootstrap {
@@ -151,6 +153,12 @@ export class HealthMonitorService implements OnApplicationBootstrap {
       if (await this.cleanup.end(row.id, 'error', 'workspace disappeared: its container no longer exists')) {
         this.metrics.reconcileActions.inc({ action: 'disappeared' });
       }
+      return;
+    }
+    if (info.lost) {
+      // Nothing to restart where it ran (its node is gone): end it at once, saying why.
+      log.warn({ lost: info.lost }, 'workspace lost');
+      if (await this.cleanup.end(row.id, 'error', info.lost)) this.metrics.reconcileActions.inc({ action: 'lost' });
       return;
     }
     if (info.state === 'running' && (await this.overStorageLimit(row, log))) return;

@@ -43,8 +43,9 @@ interface PoolRow {
  * unassigned ones on shutdown. A pooled workspace is never reused once assigned: the claim moves
  * its row to the user, and the pool only ever counts rows it still owns.
  *
- * Docker runtime only: local workspaces are child processes of the backend, and an idle host dev
- * server costs ~255 MiB for a gain the docker path already shows.
+ * Docker and swarm runtimes (on a swarm the pooled services are placed like any workspace): local
+ * workspaces are child processes of the backend, and an idle host dev server costs ~255 MiB for a
+ * gain the docker path already shows.
  */
 @Injectable()
 export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -78,11 +79,8 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
 
   onApplicationBootstrap(): void {
     if (!this.enabled) {
-      if (this.config.pool.size > 0 && this.runtime.kind !== 'docker') {
-        this.log.info(
-          { runtime: this.runtime.kind },
-          'warm pool disabled: it serves the docker runtime only',
-        );
+      if (this.config.pool.size > 0 && this.runtime.kind === 'local') {
+        this.log.info({ runtime: this.runtime.kind }, 'warm pool disabled: it serves the docker and swarm runtimes');
       }
       return;
     }
