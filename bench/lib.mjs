@@ -217,6 +217,47 @@ export function treeRssMiB(pid) {
   return round(kib / 1024);
 }
 
+// ------------------------------------------------------------------ load generator
+
+/** Fixed concurrency, fixed duration, keep-alive: requests per second and latency percentiles. */
+export async function load(url, { token, seconds, concurrency }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL(url);
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const end = Date.now() + seconds * 1000;
+  const latencies = [];
+  let ok = 0;
+  let failed = 0;
+  const one = () =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          latencies.push(performance.now() - t0);
+          if (res.statusCode === 200) ok++;
+          else failed++;
+          resolve();
+        });
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
+      req.end();
+    });
+  const startedAt = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) await one();
+    }),
+  );
+  const elapsed = (Date.now() - startedAt) / 1000;
+  agent.destroy();
+  return { rps: Math.round(ok / elapsed), ok, failed, p50Ms: round(median(latencies)), p95Ms: round(quantile(latencies, 0.95)) };
+}
+
 // ------------------------------------------------------------------ cleanup registry
 
 export const cleanup = {

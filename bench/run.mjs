@@ -7,6 +7,7 @@
  *   npm run bench -- --capacity --capacity-max 30
  *   npm run bench -- --burst 20         # also: 20 concurrent cold creates through the start queue
  *   npm run bench -- --only verdict --verify-runs 7   # the compile verdict alone (latest-verdict.*)
+ *   npm run bench -- --only replicas --runs 3         # two replicas vs one (latest-replicas.*)
  *
  * Starts the built API (node packages/nest/dist/main.js, RUNTIME=docker, its own database on the
  * local PostgreSQL, PORT 3100, ports 8500-8600, PREVIEW_MODE=proxy) and a plain host `astro dev`
@@ -19,7 +20,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,12 +43,12 @@ import {
   hostAstroColdStart,
   hostAvailableMiB,
   httpGet,
+  load,
   log,
   marker,
   median,
   newUser,
   openPage,
-  quantile,
   ratio,
   removeDatabase,
   RESULTS_DIR,
@@ -63,12 +63,39 @@ import {
   waitForPoolFull,
 } from './lib.mjs';
 import { benchProjects, projectsMarkdown } from './projects.mjs';
+import { benchReplicas, replicasMarkdown } from './replicas.mjs';
 import { benchVerdict, verdictMarkdown } from './verdict.mjs';
+
+/** The parts `--only` runs by themselves, each into bench/results/latest-<part>.{json,md}. */
+const ALONE = {
+  verdict: {
+    title: 'Compile verdict',
+    run: (flags, dataDir) => benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') }),
+    n: (flags) => `N = ${flags.verifyRuns} per measure`,
+    markdown: verdictMarkdown,
+  },
+  replicas: {
+    title: 'Replicas',
+    run: (flags, dataDir) => runReplicas(flags, dataDir),
+    n: (flags) => `N = ${flags.runs} creates per side, ${flags.hmrRuns} edits, ${flags.loadSeconds} s load rounds at ${flags.loadConcurrency} connections`,
+    markdown: replicasMarkdown,
+  },
+};
+
+function runReplicas(flags, dataDir) {
+  return benchReplicas({
+    runs: flags.runs,
+    hmrRuns: flags.hmrRuns,
+    dataDir: join(dataDir, 'replicas'),
+    loadSeconds: flags.loadSeconds,
+    loadConcurrency: flags.loadConcurrency,
+  });
+}
 
 // ------------------------------------------------------------------ flags
 
 function parseFlags(argv) {
-  const flags = { runs: 5, hmrRuns: 5, putRuns: 30, verifyRuns: null, projects: true, verdict: true, only: null, build: true, capacity: false, capacityMax: 30, capacityBudgetMs: 30_000, loadSeconds: 5, loadConcurrency: 16, poolSize: 2, burst: 0 };
+  const flags = { runs: 5, hmrRuns: 5, putRuns: 30, verifyRuns: null, projects: true, verdict: true, replicas: true, only: null, build: true, capacity: false, capacityMax: 30, capacityBudgetMs: 30_000, loadSeconds: 5, loadConcurrency: 16, poolSize: 2, burst: 0 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => Number(argv[++i]);
@@ -78,10 +105,11 @@ function parseFlags(argv) {
     else if (arg === '--no-projects') flags.projects = false;
     else if (arg === '--put-runs') flags.putRuns = next();
     else if (arg === '--no-verdict') flags.verdict = false;
+    else if (arg === '--no-replicas') flags.replicas = false;
     else if (arg === '--verify-runs') flags.verifyRuns = next();
     else if (arg === '--only') {
       flags.only = argv[++i];
-      if (flags.only !== 'verdict') throw new Error('--only: the one part that runs alone is verdict');
+      if (!(flags.only in ALONE)) throw new Error(`--only: the parts that run alone are ${Object.keys(ALONE).join(', ')}`);
     }
     else if (arg === '--capacity') flags.capacity = true;
     else if (arg === '--capacity-max') flags.capacityMax = next();
@@ -150,47 +178,6 @@ async function measureHmr(targets, runs) {
   return results;
 }
 
-// ------------------------------------------------------------------ load generator
-
-/** Fixed concurrency, fixed duration, keep-alive: requests per second and latency percentiles. */
-async function load(url, { token, seconds, concurrency }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL(url);
-  const headers = token ? { authorization: `Bearer ${token}` } : {};
-  const end = Date.now() + seconds * 1000;
-  const latencies = [];
-  let ok = 0;
-  let failed = 0;
-  const one = () =>
-    new Promise((resolve) => {
-      const t0 = performance.now();
-      const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          latencies.push(performance.now() - t0);
-          if (res.statusCode === 200) ok++;
-          else failed++;
-          resolve();
-        });
-      });
-      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
-        failed++;
-        resolve();
-      });
-      req.end();
-    });
-  const startedAt = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (Date.now() < end) await one();
-    }),
-  );
-  const elapsed = (Date.now() - startedAt) / 1000;
-  agent.destroy();
-  return { rps: Math.round(ok / elapsed), ok, failed, p50Ms: round(median(latencies)), p95Ms: round(quantile(latencies, 0.95)) };
-}
-
 // ------------------------------------------------------------------ burst
 
 /** `n` concurrent cold creates through the start queue (see concurrentCreates), then deleted. */
@@ -217,21 +204,22 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-data-'));
   cleanup.dirs.add(dataDir);
 
-  if (flags.only === 'verdict') {
-    results.verdict = await benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') });
+  if (flags.only) {
+    const part = ALONE[flags.only];
+    results[flags.only] = await part.run(flags, dataDir);
     mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, 'latest-verdict.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(RESULTS_DIR, `latest-${flags.only}.json`), `${JSON.stringify(results, null, 2)}\n`);
     const md = [
-      `Compile verdict benchmark of ${results.at} on ${results.machine.cpus} cores (${results.machine.cpuModel}); N = ${flags.verifyRuns} per measure.`,
+      `${part.title} benchmark of ${results.at} on ${results.machine.cpus} cores (${results.machine.cpuModel}); ${part.n(flags)}.`,
       '',
       '| measure | p50 | p95 | baseline (p50) | ratio |',
       '|---|---|---|---|---|',
-      ...verdictMarkdown(results.verdict),
+      ...part.markdown(results[flags.only]),
       '',
     ].join('\n');
-    writeFileSync(join(RESULTS_DIR, 'latest-verdict.md'), md);
+    writeFileSync(join(RESULTS_DIR, `latest-${flags.only}.md`), md);
     console.log(`\n${md}`);
-    log(`wrote ${join(RESULTS_DIR, 'latest-verdict.json')} and latest-verdict.md`);
+    log(`wrote ${join(RESULTS_DIR, `latest-${flags.only}.json`)} and latest-${flags.only}.md`);
     return;
   }
 
@@ -377,6 +365,9 @@ async function main() {
     results.verdict = await benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') });
   }
 
+  // ---- two replicas behind the front proxy against one (their own APIs, ports 3106-3107, preview ports 8830-8839)
+  if (flags.replicas) results.replicas = await runReplicas(flags, dataDir);
+
   // ---- phase 2: the API with a warm pool
   let warm = [];
   let warmAnswered = [];
@@ -491,6 +482,7 @@ function markdown(r) {
   }
   if (r.projects) lines.push(...projectsMarkdown(r.projects));
   if (r.verdict) lines.push(...verdictMarkdown(r.verdict));
+  if (r.replicas) lines.push(...replicasMarkdown(r.replicas));
   if (r.capacity) {
     lines.push(`| capacity: workspaces held (each create → page within budget) | ${r.capacity.held} | | | stopped by: ${r.capacity.stoppedBy} |`);
     lines.push(

@@ -53,9 +53,9 @@ export async function startFrontProxy({ port = 0, upstreams }) {
   const server = http.createServer((req, res) => {
     const target = pick();
     const upstream = http.request(
-      { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
+      { host: target.host, port: target.port, method: req.method, path: req.url, headers: endToEnd(req.headers), agent },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        res.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
         answer.pipe(res);
       },
     );
@@ -90,6 +90,17 @@ export async function startFrontProxy({ port = 0, upstreams }) {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * Headers without the hop-by-hop ones (RFC 9110 7.6.1): each side's connection is its own. A
+ * client's `Connection: close` passed on over a kept upstream connection had the replica answer
+ * the next request sent on it 400 (seen in the bench: a preview GET, then an API call).
+ */
+function endToEnd(headers) {
+  const hop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
+  for (const name of String(headers.connection ?? '').split(',')) hop.add(name.trim().toLowerCase());
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !hop.has(name)));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

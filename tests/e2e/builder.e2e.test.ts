@@ -11,6 +11,7 @@ import {
   signUp,
   watchViteConnections,
 } from '../support/builder-page';
+import { openInEditor, saveInEditor } from '../support/code-editor';
 import { docker } from '../support/docker';
 import { expectHotEdit } from '../support/hot-edit';
 import { waitFor } from '../support/http';
@@ -23,21 +24,6 @@ const HERO = 'Build your landing page in minutes';
 const EDITED_HERO = 'Edited in the builder';
 
 const app = useBuilderApp({ suite: 'end-to-end builder test', previewPorts: [8300, 8320] });
-
-/** Opens `file` in the builder's editor panel; answers its text once it shows `expected`. */
-async function openInEditor(page: Page, file: string, expected: string): Promise<string> {
-  const textarea = page.locator('[data-testid="editor-textarea"]');
-  await page.selectOption('[data-testid="editor-file-picker"]', file);
-  await expect.poll(() => textarea.inputValue(), { timeout: 30_000 }).toContain(expected);
-  return textarea.inputValue();
-}
-
-/** Puts `content` in the editor and saves it; waits for "saved". */
-async function saveInEditor(page: Page, content: string): Promise<void> {
-  await page.locator('[data-testid="editor-textarea"]').fill(content);
-  await page.click('[data-testid="editor-save"]');
-  await page.locator('[data-testid="editor-save-status"][data-state="saved"]').waitFor({ timeout: 30_000 });
-}
 
 /** Waits until the preview's hero says `text` (the iframe's frame is looked up anew each time). */
 async function heroShows(page: Page, text: string): Promise<void> {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readZip } from '../../packages/nest/test/support/archives';
 import { launchChromium } from '../support/browser';
 import { API_URL as API, ROOT, useBuilderApp, WEB_URL as WEB } from '../support/builder-app';
+import { openInEditor, revealLine, saveInEditor } from '../support/code-editor';
 import { waitFor } from '../support/http';
 
 // The builder's projects in a real browser: the built API (docker runtime, real PostgreSQL, the
@@ -104,20 +105,6 @@ async function expectPreview(page: Page, token: string, projectId: string, text:
     },
     { timeoutMs: 180_000, intervalMs: 250 },
   );
-}
-
-async function openInEditor(page: Page, path: string, containing: string): Promise<string> {
-  await page.click('[data-testid="side-tab-editor"]');
-  await page.selectOption('[data-testid="editor-file-picker"]', path);
-  const textarea = page.locator('[data-testid="editor-textarea"]');
-  await expect.poll(() => textarea.inputValue(), { timeout: 30_000 }).toContain(containing);
-  return textarea.inputValue();
-}
-
-async function saveInEditor(page: Page, content: string): Promise<void> {
-  await page.locator('[data-testid="editor-textarea"]').fill(content);
-  await page.click('[data-testid="editor-save"]');
-  await page.locator('[data-testid="editor-save-status"][data-state="saved"]').waitFor({ timeout: 30_000 });
 }
 
 async function openHistory(page: Page): Promise<void> {
@@ -282,9 +269,7 @@ describe('projects in the builder, end to end in Chromium', () => {
         ).toContain('Restore of v1');
         // The editor reads its open file again, so a later save cannot undo the restore.
         await page.click('[data-testid="side-tab-editor"]');
-        await expect
-          .poll(() => page.locator('[data-testid="editor-textarea"]').inputValue(), { timeout: 30_000 })
-          .toContain(HERO);
+        await waitFor('the restored text in the editor', () => revealLine(page, HERO), { timeoutMs: 30_000 });
         await screenshot(page, 'restored');
 
         // Download: a zip whose files are the current version's, byte for byte.

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -170,6 +171,10 @@ export async function bootstrap(): Promise<void> {
 async function handOverAndExit(app: INestApplication, logger: Logger): Promise<void> {
   try {
     await app.get(SessionOwnershipService).drain();
+    // Sockets still hear their sessions meanwhile (through the adapter), and reconnect only once
+    // the proxy no longer sends anything here. The embedded database has no other replica to wait for.
+    const config = app.get(AppConfig);
+    if (config.database.kind === 'postgres') await sleep(config.cluster.drainGraceMs);
     app.get(WorkspaceGateway).disconnectAll();
     await app.close();
   } catch (error) {

@@ -1,9 +1,10 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { WorkspaceSession } from '@builder/shared';
+import type { Verdict, WorkspaceSession } from '@builder/shared';
 import { createDeferredOwner, type DeferredOwner } from '@/lib/lifecycle/deferred-owner';
 import { workspaceApi } from '@/lib/workspace/workspace.api';
+import type { LogFeed } from '@/lib/workspace/log-buffer';
 import { acquireWorkspaceSocket, type SocketLease } from '@/lib/workspace/websocket.service';
 import {
   EMPTY_WORKSPACE_SNAPSHOT,
@@ -23,6 +24,10 @@ export interface UseWorkspaceResult extends WorkspaceSnapshot {
   deleteWorkspace: () => Promise<void>;
   /** The API's restart where it exists, otherwise delete + create. */
   restartWorkspace: () => Promise<WorkspaceSession | null>;
+  /** Takes in the verdict a verify answer of a change of `sessionId` carried (see `problems`). */
+  reportVerdict: (sessionId: string, paths: string[], verdict: Verdict) => void;
+  /** The session's dev-server output (null before the first effect ran). */
+  logs: LogFeed | null;
 }
 
 interface Owned {
@@ -99,5 +104,12 @@ export function useWorkspace(options: UseWorkspaceOptions): UseWorkspaceResult {
     [],
   );
 
-  return { ...snapshot, createWorkspace, deleteWorkspace, restartWorkspace };
+  const reportVerdict = useCallback(
+    (sessionId: string, paths: string[], verdict: Verdict) =>
+      ownerRef.current?.current?.controller.reportVerdict(sessionId, paths, verdict),
+    [],
+  );
+  const logs = ownerRef.current?.current?.controller.logs ?? null;
+
+  return { ...snapshot, createWorkspace, deleteWorkspace, restartWorkspace, reportVerdict, logs };
 }

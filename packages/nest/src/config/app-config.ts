@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { ResourceAllocation } from '@builder/shared';
 import { type Env, envSchema } from './env.schema';
+import { withFileSecrets } from './file-secrets';
 
 /** Pool size when WARM_POOL_SIZE is unset: one ready workspace per core of the 2-core target machine. */
 export const DEFAULT_WARM_POOL_SIZE = 2;
@@ -73,7 +74,7 @@ export class AppConfig {
   };
 
   /** This replica among the API processes of one database (see modules/workspace/cluster). */
-  readonly cluster: { replicaId: string; leaseTtlMs: number; leaseRenewMs: number };
+  readonly cluster: { replicaId: string; leaseTtlMs: number; leaseRenewMs: number; drainGraceMs: number };
 
   /** Warm pool of pre-started workspaces (see modules/workspace/pool). */
   readonly pool: { size: number };
@@ -115,7 +116,7 @@ export class AppConfig {
     this.repoRoot = repoRoot;
     this.dataDir = resolve(repoRoot, env.DATA_DIR ?? '.data');
     this.database = env.DATABASE_URL
-      ? { kind: 'postgres', url: env.DATABASE_URL }
+      ? { kind: 'postgres', url: withPassword(env.DATABASE_URL, env.DATABASE_PASSWORD) }
       : { kind: 'embedded', dataDir: join(this.dataDir, 'pglite') };
 
     this.jwt = { ...resolveJwtSecret(env, this.dataDir, warnings), expiresIn: env.JWT_EXPIRES_IN };
@@ -171,6 +172,7 @@ export class AppConfig {
       replicaId: env.REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
       leaseTtlMs: env.LEASE_TTL_MS,
       leaseRenewMs: env.LEASE_RENEW_MS,
+      drainGraceMs: env.DRAIN_GRACE_MS,
     };
     this.preview = {
       mode: env.PREVIEW_MODE,
@@ -225,7 +227,12 @@ function withoutPassword(url: string): string {
 }
 
 /** Variables whose values never appear in a message. */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['JWT_SECRET', 'S3_SECRET_ACCESS_KEY', 'DATABASE_URL']);
+const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'JWT_SECRET',
+  'S3_SECRET_ACCESS_KEY',
+  'DATABASE_URL',
+  'DATABASE_PASSWORD',
+]);
 
 /** Validates `env` (default: `process.env`) and builds the {@link AppConfig}. Throws {@link ConfigValidationError}. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
@@ -233,7 +240,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Validates `env` against {@link envSchema}, with no side effects. Throws {@link ConfigValidationError}. */
-export function parseEnv(env: Record<string, string | undefined>): Env {
+export function parseEnv(given: Record<string, string | undefined>): Env {
+  const { env, problems } = withFileSecrets(given);
+  if (problems.length > 0) throw new ConfigValidationError(problems);
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigValidationError(
@@ -246,6 +255,14 @@ export function parseEnv(env: Record<string, string | undefined>): Env {
     );
   }
   return parsed.data;
+}
+
+/** `url` with `password` (when given) as its user's password. */
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url;
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
 }
 
 /** The repository root: the nearest ancestor whose package.json declares npm workspaces. */

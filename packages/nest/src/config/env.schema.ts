@@ -12,7 +12,9 @@ const optionalString = z
 
 /**
  * Every environment variable the backend reads. Parsed once at start-up; a bad value stops the
- * process with a message naming the variable.
+ * process with a message naming the variable. JWT_SECRET, DATABASE_URL, DATABASE_PASSWORD,
+ * S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY may each be given as a file instead, named by
+ * `<NAME>_FILE` (Docker secrets; see file-secrets.ts): read before this schema sees them.
  */
 export const envSchema = z
   .object({
@@ -28,6 +30,11 @@ export const envSchema = z
         .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
         .optional(),
     ),
+    /**
+     * The password of DATABASE_URL's user, for a URL that leaves it out: so the password can be
+     * a secret of its own (DATABASE_PASSWORD_FILE) while the URL is plain configuration.
+     */
+    DATABASE_PASSWORD: optionalString,
     DATA_DIR: optionalString,
 
     JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
@@ -116,6 +123,14 @@ export const envSchema = z
     LEASE_RENEW_MS: int(200, 60_000).default(3_000),
     /** This process's name in leases and logs. Default: host name, process id and a random suffix. */
     REPLICA_ID: optionalString,
+    /**
+     * After SIGTERM a replica hands its sessions over, then keeps serving (readiness 503
+     * `draining`, creates 503) this long before it closes its sockets and its port, so a proxy
+     * checking readiness drops it first and no request of its rotation meets a closed port.
+     * Set it above the proxy's check interval (scripts/front-proxy.mjs: 1 s; Swarm's health
+     * check in deploy/stack.yml: 2 s).
+     */
+    DRAIN_GRACE_MS: int(0, 120_000).default(3_000),
     /** A session `stopping` for this long has its clean-up run again by reconciliation. */
     STUCK_STOPPING_MS: int(1000, 86_400_000).default(120_000),
     /**
@@ -240,6 +255,15 @@ export const envSchema = z
         path: ['LEASE_RENEW_MS'],
         message: `must be at most half of LEASE_TTL_MS (${env.LEASE_TTL_MS}), so one late renewal does not lose a lease`,
       });
+    }
+    if (env.DATABASE_PASSWORD !== undefined) {
+      const holder = env.DATABASE_URL ? new URL(env.DATABASE_URL) : null;
+      if (!holder || holder.password)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['DATABASE_PASSWORD'],
+          message: holder ? 'DATABASE_URL already holds a password' : 'needs DATABASE_URL (the embedded database has no password)',
+        });
     }
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
       ctx.addIssue({

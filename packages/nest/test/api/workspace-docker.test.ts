@@ -72,7 +72,7 @@ describe.skipIf(!dockerReady)('workspace lifecycle on Docker and PostgreSQL', ()
       [session.id],
     );
     const containerId = rows[0].container_id;
-    expect(rows[0].container_name).toMatch(new RegExp(`^workspace-${user.userId}-\\d+$`));
+    expect(rows[0].container_name).toMatch(new RegExp(`^workspace-${user.userId}-\\d+-${session.id.slice(0, 8)}$`));
     expect(await containerExists(containerId)).toBe(true);
     const volume = `workspace-${session.id}`;
     expect(await volumeExists(volume)).toBe(true);

@@ -12,6 +12,7 @@ import { DownloadProjectButton } from '@/components/projects/download-project-bu
 import { ProjectHistory } from '@/components/projects/project-history';
 import { ProjectMissing } from '@/components/projects/project-missing';
 import { ProjectSwitcher } from '@/components/projects/project-switcher';
+import { ConsolePanel } from './console-panel';
 import type { Device } from './device';
 import { FileEditor } from './file-editor';
 import { SidePanel } from './side-panel';
@@ -21,7 +22,7 @@ import { WorkspaceToolbar } from './workspace-toolbar';
 
 /**
  * The builder screen: toolbar with the project switcher, live preview of the open project, and a
- * side panel (Editor, History) above the dev server's activity. `requestedProjectId` is the
+ * side panel (Editor, Console, History) above the dev server's activity. `requestedProjectId` is the
  * project the URL names; without one the user's most recent project opens.
  */
 export function WorkspaceBuilder({ requestedProjectId }: { requestedProjectId: string | null }) {
@@ -123,9 +124,12 @@ export function WorkspaceBuilder({ requestedProjectId }: { requestedProjectId: s
                     workspace={workspace.workspace}
                     filesRevision={filesRevision}
                     onSaved={onSaved}
+                    onVerdict={workspace.reportVerdict}
+                    problems={workspace.problems}
                   />
                 ),
               },
+              { id: 'console', label: 'Console', content: <ConsolePanel feed={workspace.logs} /> },
               {
                 id: 'history',
                 label: 'History',

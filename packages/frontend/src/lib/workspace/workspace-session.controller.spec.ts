@@ -123,6 +123,47 @@ describe('WorkspaceSessionController', () => {
     expect(api.getWorkspaceStatus).toHaveBeenCalledTimes(2);
   });
 
+  it('keeps the problems the verdicts report, cleared by a verdict that compiles, from the socket or a verify answer', async () => {
+    const { socket, controller } = setup();
+    await controller.createWorkspace();
+    const page = 'src/pages/index.astro';
+    const error = { file: page, line: 3, column: 5, message: 'Unexpected "}"', paths: [page] };
+
+    socket.emit('error', { sessionId: 's1', ...error, at: 't1' });
+    socket.emit('error', { sessionId: 'other', ...error, line: 9, at: 't1' });
+    expect(controller.getSnapshot().problems).toMatchObject([{ file: page, line: 3, column: 5 }]);
+
+    socket.emit('ok', { sessionId: 'other', paths: [page], checked: ['/'], at: 't2' });
+    expect(controller.getSnapshot().problems).toHaveLength(1);
+    socket.emit('ok', { sessionId: 's1', paths: [page], checked: ['/'], at: 't2' });
+    expect(controller.getSnapshot()).toMatchObject({ problems: [], buildErrors: [] });
+
+    // The socket is down: the answer of a verified save still shows, and clears, the problem.
+    controller.reportVerdict('s1', [page], { ok: false, errors: [{ file: page, line: 7, message: 'x' }] });
+    expect(controller.getSnapshot().problems).toMatchObject([{ file: page, line: 7 }]);
+    controller.reportVerdict('other', [page], { ok: true, errors: [] });
+    expect(controller.getSnapshot().problems).toHaveLength(1);
+    controller.reportVerdict('s1', [page], { ok: true, errors: [] });
+    expect(controller.getSnapshot().problems).toEqual([]);
+  });
+
+  it('feeds its own session\'s dev-server lines to the console, and starts it over with a new session', async () => {
+    const { socket, controller } = setup();
+    await controller.createWorkspace();
+    const line = (sessionId: string, text: string, at: string) =>
+      socket.emit('log', { sessionId, stream: 'stdout', line: text, at });
+
+    line('s1', 'astro ready', '2024-01-01T00:00:01Z');
+    line('other', 'not mine', '2024-01-01T00:00:02Z');
+    expect(controller.logs.getSnapshot().lines.map((l) => l.line)).toEqual(['astro ready']);
+
+    await controller.createWorkspace();
+    expect(controller.logs.getSnapshot().lines).toEqual([]);
+    line('s1', 'the old session', '2024-01-01T00:00:03Z');
+    line('s2', 'a new start', '2024-01-01T00:00:00Z');
+    expect(controller.logs.getSnapshot().lines.map((l) => l.line)).toEqual(['a new start']);
+  });
+
   it('follows socket events of its own session only', async () => {
     const { api, socket, controller } = setup();
     api.getWorkspaceStatus.mockResolvedValue(session('s1', { status: 'running', previewUrl: 'http://p' }));

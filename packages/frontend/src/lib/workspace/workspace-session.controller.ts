@@ -6,10 +6,13 @@ import {
   type HMREvent,
   type StatusEvent,
   type SubscribeAck,
+  type Verdict,
   type WorkspaceSession,
 } from '@builder/shared';
 import { ApiError, errorMessage, isAbortError, toError } from '@/lib/api/api-error';
 import { SnapshotStore } from '@/lib/lifecycle/snapshot-store';
+import { withErrorEvent, withVerdict, type CompileProblem } from './compile-problems';
+import { LogFeed } from './log-buffer';
 import type { WorkspaceApi } from './workspace.api';
 import type { WorkspaceSocketEvents } from './websocket.service';
 
@@ -23,8 +26,10 @@ export interface WorkspaceSnapshot {
   buildSteps: BuildStatusEvent[];
   /** Latest hot updates, newest first. */
   hmrEvents: HMREvent[];
-  /** Latest build errors, newest first. */
+  /** Latest build errors, newest first; a verdict that compiles clears them. */
   buildErrors: BuildErrorEvent[];
+  /** The compile errors the workspace stands with now, by the verdicts of its changes. */
+  problems: CompileProblem[];
   connectionState: ConnectionStatus;
 }
 
@@ -46,6 +51,8 @@ export interface WorkspaceSessionControllerOptions {
   connectedPollIntervalMs?: number;
   /** How many HMR events and build errors to keep. */
   maxEvents?: number;
+  /** How many of the dev server's output lines the console keeps. */
+  maxLogLines?: number;
 }
 
 export const EMPTY_WORKSPACE_SNAPSHOT: WorkspaceSnapshot = {
@@ -55,6 +62,7 @@ export const EMPTY_WORKSPACE_SNAPSHOT: WorkspaceSnapshot = {
   buildSteps: [],
   hmrEvents: [],
   buildErrors: [],
+  problems: [],
   connectionState: 'disconnected',
 };
 
@@ -77,11 +85,15 @@ export class WorkspaceSessionController {
   private readonly pollIntervalMs: number;
   private readonly connectedPollIntervalMs: number;
   private readonly maxEvents: number;
+  private verifyAnswers = 0;
+  /** The current session's dev-server output, for the console; started over with each session. */
+  readonly logs: LogFeed;
 
   constructor(private readonly options: WorkspaceSessionControllerOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 2_000;
     this.connectedPollIntervalMs = options.connectedPollIntervalMs ?? 5_000;
     this.maxEvents = options.maxEvents ?? 10;
+    this.logs = new LogFeed(options.maxLogLines ?? 1_000);
     this.store = new SnapshotStore({ ...EMPTY_WORKSPACE_SNAPSHOT, connectionState: options.socket.state });
     this.wireSocket(options.socket);
   }
@@ -147,7 +159,7 @@ export class WorkspaceSessionController {
     if (!current) return this.createWorkspace();
     const generation = ++this.generation;
     this.stopPolling();
-    this.update({ isLoading: true, error: null, buildSteps: [], buildErrors: [], hmrEvents: [] });
+    this.update({ isLoading: true, error: null, buildSteps: [], buildErrors: [], hmrEvents: [], problems: [] });
     try {
       const session = await this.options.api.restartWorkspace(current.id);
       if (this.isStale(generation)) return null;
@@ -174,11 +186,22 @@ export class WorkspaceSessionController {
     if (current) await this.release(current.id, options.keepalive);
   }
 
+  /**
+   * Takes in the verdict a verify answer of a change of the current session carried, so the
+   * problems show even when the socket is down; the socket's own `ok`/`error` events agree.
+   */
+  reportVerdict(sessionId: string, paths: string[], verdict: Verdict): void {
+    if (this.disposed || this.snapshot.workspace?.id !== sessionId) return;
+    const problems = withVerdict(this.snapshot.problems, paths, verdict, `answer-${++this.verifyAnswers}`);
+    this.update(verdict.ok ? { problems, buildErrors: [] } : { problems });
+  }
+
   /** Stops everything and deletes the workspace, including one whose creation is still in flight. */
   dispose(options: { keepalive?: boolean } = {}): void {
     if (this.disposed) return;
     this.disposed = true;
     this.store.close();
+    this.logs.close();
     for (const stop of this.socketListeners.splice(0)) stop();
     void this.deleteWorkspace(options);
   }
@@ -240,7 +263,18 @@ export class WorkspaceSessionController {
       }),
       socket.on('error', (event) => {
         if (!isCurrent(event.sessionId)) return;
-        this.update({ buildErrors: [event, ...this.snapshot.buildErrors].slice(0, this.maxEvents) });
+        this.update({
+          buildErrors: [event, ...this.snapshot.buildErrors].slice(0, this.maxEvents),
+          problems: withErrorEvent(this.snapshot.problems, event),
+        });
+      }),
+      // A change whose pages all compile: whatever was broken before is not any more.
+      socket.on('ok', (event) => {
+        if (!isCurrent(event.sessionId)) return;
+        this.update({ buildErrors: [], problems: [] });
+      }),
+      socket.on('log', (event) => {
+        if (isCurrent(event.sessionId)) this.logs.push(event);
       }),
     );
   }
@@ -339,6 +373,8 @@ export class WorkspaceSessionController {
   }
 
   private update(patch: Partial<WorkspaceSnapshot>): void {
+    // Another session (or none): its console starts empty, before any of its lines can arrive.
+    if ('workspace' in patch && patch.workspace?.id !== this.snapshot.workspace?.id) this.logs.reset();
     this.store.update(patch);
   }
 }

@@ -22,6 +22,7 @@ import type { Namespace, Socket } from 'socket.io';
 import { AppConfig } from '../../config/app-config';
 import { type AuthenticatedUser, extractBearerToken, verifyAccessToken } from '../auth/access-token';
 import { SessionChangesService } from './cluster/session-changes.service';
+import type { WorkspaceSessionDto } from './dto/workspace-session.dto';
 import { WorkspaceLogsService } from './logs/workspace-logs.service';
 import { WorkspaceEventsService, type WorkspaceEventName } from './workspace-events.service';
 import { WorkspaceService } from './workspace.service';
@@ -161,8 +162,9 @@ export class WorkspaceGateway
   ): Promise<SubscribeAck> {
     const sessionId = readSessionId(body);
     if (!sessionId) return { ok: false, error: 'sessionId must be a UUID' };
+    let session: WorkspaceSessionDto;
     try {
-      await this.workspaces.status(socket.data.user.userId, sessionId);
+      session = await this.workspaces.status(socket.data.user.userId, sessionId);
     } catch {
       return { ok: false, error: `workspace session ${sessionId} not found` };
     }
@@ -172,6 +174,14 @@ export class WorkspaceGateway
     // Replayed after the ack, in order, so the page shows the whole start-up and the dev server's
     // last lines however late it came, and whichever replica it reached.
     const replay = await this.replay(sessionId);
+    // The replica that ran the start-up is gone (stopped, replaced): its step as the database holds it.
+    if (replay.steps.length === 0 && session.buildStep)
+      replay.steps.push({
+        sessionId,
+        step: session.buildStep,
+        ...(session.errorMessage ? { message: session.errorMessage } : {}),
+        at: new Date().toISOString(),
+      });
     if (replay.steps.length + replay.lines.length > 0)
       setImmediate(() => {
         replay.steps.forEach((event) => socket.emit('build-status', event));

@@ -13,6 +13,13 @@ import { normalizeModulePath, ViteHmrClient, type ViteHmrMessage } from './vite-
 export type DevServerObserver = (sessionId: string, message: ViteHmrMessage) => boolean | void;
 
 /**
+ * The dev server reports one broken change more than once: from its watcher's compile and from
+ * each render of the page (a verdict's on another replica, a browser's). The same error heard
+ * again within this is not published again.
+ */
+const REPEAT_WINDOW_MS = 3_000;
+
+/**
  * Turns a path the dev server reports into a workspace-relative one: a module URL
  * (`/src/pages/index.astro?astro&type=style`) or an absolute file path inside the runtime
  * (`/app/src/...` in a container, `<dataDir>/workspaces/<id>/src/...` for the local runtime).
@@ -43,6 +50,8 @@ export class HmrRelayService implements OnModuleDestroy {
    * replica's verdict opens a quiet relay (observers only), so sockets never hear a message twice.
    */
   private readonly publishing = new Set<string>();
+  /** Per session: the last error heard (its file, place and message) and when. */
+  private readonly lastErrors = new Map<string, { key: string; at: number }>();
 
   constructor(
     @Inject(WORKSPACE_RUNTIME) private readonly runtime: WorkspaceRuntime,
@@ -58,6 +67,11 @@ export class HmrRelayService implements OnModuleDestroy {
 
   has(sessionId: string): boolean {
     return this.relays.has(sessionId);
+  }
+
+  /** Whether this replica's relay of the session tells its sockets what the dev server reports. */
+  publishes(sessionId: string): boolean {
+    return this.publishing.has(sessionId);
   }
 
   /** Whether the session's relay is connected to its dev server right now. */
@@ -93,6 +107,7 @@ export class HmrRelayService implements OnModuleDestroy {
           onMessage: (message) => {
             let claimed = false;
             for (const observer of this.observers) claimed = observer(sessionId, message) === true || claimed;
+            if (message.type === 'error' && this.heardAgain(sessionId, message)) return;
             if (!this.publishing.has(sessionId)) return;
             const at = new Date().toISOString();
             switch (message.type) {
@@ -128,7 +143,17 @@ export class HmrRelayService implements OnModuleDestroy {
     return opening;
   }
 
+  /** Whether `error` repeats the session's last error within {@link REPEAT_WINDOW_MS}; notes it. */
+  private heardAgain(sessionId: string, error: ViteHmrMessage & { type: 'error' }): boolean {
+    const key = `${error.file}:${error.line}:${error.column}:${error.message}`;
+    const now = performance.now();
+    const last = this.lastErrors.get(sessionId);
+    this.lastErrors.set(sessionId, { key, at: now });
+    return last?.key === key && now - last.at < REPEAT_WINDOW_MS;
+  }
+
   close(sessionId: string): void {
+    this.lastErrors.delete(sessionId);
     this.publishing.delete(sessionId);
     this.opening.delete(sessionId);
     this.relays.get(sessionId)?.close();

@@ -251,18 +251,23 @@ export class HealthMonitorService implements OnApplicationBootstrap {
     return { problem: `the dev server does not answer (${answer})`, oom: false };
   }
 
-  /** Null when the dev server answers HTTP, else why not. */
+  /**
+   * Null when the dev server answers HTTP, else why not. It is asked for Vite's own client module,
+   * not a page: rendering the user's page each round cost a render per workspace and, while the
+   * page did not compile, sent its sockets the same error every round; and its 500 (a syntax error
+   * being fixed, from a live server) had the workspace restarted, then ended. Any answer counts.
+   */
   private async probeDevServer(containerId: string): Promise<string | null> {
     const address = await this.runtime.address(containerId).catch((error: unknown) => {
       if (error instanceof RuntimeUnavailableError) throw error;
       return null;
     });
     if (!address) return 'it has no network address';
-    const result = await this.probe.get(`http://${address.host}:${address.port}/`, {
+    const result = await this.probe.get(`http://${address.host}:${address.port}/@vite/client`, {
       timeoutMs: PROBE_TIMEOUT_MS,
       connectTimeoutMs: 2_000,
     });
-    return result.status !== null && result.status < 500 ? null : (result.error ?? `HTTP ${result.status}`);
+    return result.status !== null ? null : (result.error ?? 'no answer');
   }
 
   /** Restarts the workspace and waits for its dev server; null on success, else why it failed. */

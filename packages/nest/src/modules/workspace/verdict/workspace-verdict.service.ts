@@ -302,7 +302,7 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
     const collected: CompileError[] = [];
     state.collecting = collected;
     let outcomes: Outcome[];
-    let errors: CompileError[];
+    let found: { reported: CompileError[]; own: CompileError[] };
     try {
       await this.until(state, () => this.heardAll(state, batch), started + this.config.verdict.settleMs);
       const pages = affectsEveryPage(change) ? await this.pageFiles(state) : [];
@@ -318,7 +318,7 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
         this.compile(state, targets, new Set(change.writes), started),
       );
       const compiled = performance.now();
-      errors = await this.errorsOf(state, outcomes, final);
+      found = await this.errorsOf(state, outcomes, final);
       this.log.debug(
         {
           sessionId,
@@ -335,16 +335,23 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
       state.collecting = null;
     }
     if (state.ended) return endedVerdict('the workspace stopped before its pages were compiled');
+    const errors = [...found.reported, ...found.own];
     const paths = [...final.keys()].sort();
     const at = new Date().toISOString();
+    // On a replica that does not hold the session, the holder's relay hears the same reports of
+    // the dev server and publishes them as they come (the relay here is quiet): sending them here
+    // too would give every socket each error twice. What only this round knows (its verdict `ok`,
+    // failures the dev server never reports) is sent from here wherever it runs.
+    const publishReports = this.relay.publishes(sessionId);
     if (errors.length === 0) {
       this.events.emit('ok', { sessionId, paths, checked: outcomes.map((o) => o.target.url), at });
       // Reports that came while everything this change affects compiled are not its verdict, but
       // still the dev server's word (a browser's request of a page's client script that failed):
       // passed on as the relay would have.
-      for (const error of collected) this.events.emit('error', { sessionId, ...error, at });
+      if (publishReports) for (const error of collected) this.events.emit('error', { sessionId, ...error, at });
     }
-    for (const error of errors) this.events.emit('error', { sessionId, ...error, paths, at });
+    for (const error of publishReports ? errors : found.own)
+      this.events.emit('error', { sessionId, ...error, paths, at });
     return { ok: errors.length === 0, errors };
   }
 
@@ -411,13 +418,13 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
   /**
    * The errors of a round: what the dev server reported while it ran (deduplicated, attributed to
    * a changed file when the dev server names none), once every failure it reports has arrived, or
-   * failed targets' own answers when it reported nothing. None when every target compiled.
+   * failed targets' own answers when it reported nothing (`own`). None when every target compiled.
    */
   private async errorsOf(
     state: SessionVerdicts,
     outcomes: Outcome[],
     contents: Map<string, Buffer | null>,
-  ): Promise<CompileError[]> {
+  ): Promise<{ reported: CompileError[]; own: CompileError[] }> {
     const collected = state.collecting ?? [];
     const reported = outcomes.filter((o) => o.status !== 'ok' && o.reported).length;
     if (reported > 0)
@@ -436,11 +443,12 @@ export class WorkspaceVerdictService implements OnModuleInit, OnModuleDestroy {
       }
     }
     const unexplained = errors.length === 0;
+    const own: CompileError[] = [];
     for (const outcome of outcomes) {
       if (outcome.status === 'failed' && (!outcome.reported || unexplained))
-        errors.push({ file: outcome.target.file, message: outcome.message ?? 'failed to compile' });
+        own.push({ file: outcome.target.file, message: outcome.message ?? 'failed to compile' });
     }
-    return errors;
+    return { reported: errors, own };
   }
 
   /**
