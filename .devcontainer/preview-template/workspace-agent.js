@@ -5,7 +5,7 @@
 // the session's secret (WORKSPACE_AGENT_TOKEN) as a bearer token. It runs only when a runtime
 // starts the container with it (the swarm runtime does; the docker runtime does not), as the
 // workspace's user, with Node's own modules only.
-//   usage: node workspace-agent.js <dev server command...>
+//   usage: node workspace-agent.js <dev server command...>   (the command runs when asked to start)
 // Routes (JSON unless said; errors are {"reason", "message"}):
 //   GET  /v1/state                       the dev server: {state, exitCode, startedAt, oomKilled}
 //   POST /v1/dev-server/start            starts it (a no-op while it runs)
@@ -646,7 +646,6 @@ async function shutdown(signal) {
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
 
-// The dev server starts with the container, first (it is the slow part), so a task the
-// orchestrator starts again serves at once.
-startDevServer();
+// The dev server waits for POST /v1/dev-server/start: a new workspace gets its project's files
+// first, so the dev server's first build is the project's (not the template's, rebuilt at once).
 server.listen(PORT, '0.0.0.0', () => log(`listening on ${PORT}`));

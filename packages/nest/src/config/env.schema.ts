@@ -59,7 +59,7 @@ export const envSchema = z
      * quota is accounted per 100 ms and cannot change live; WORKSPACE_CPU_CORES is the docker
      * runtime's quota, applied once ready and per second). A start keeps 1-1.5 cores busy, so the
      * limit slows a cold start: measured against the docker runtime in the same run, a cold create
-     * took 1.8× with 0.5, 1.44× with 1 and 1.2× with 2 (README, Swarm). The warm pool hides it for
+     * took 1.8-2.1× with 0.5, 1.44× with 1 and 1.2× with 2 (README, Swarm). The warm pool hides it for
      * most creates; raise it where cold starts matter more than the plan's limit.
      */
     SWARM_CPU_LIMIT_CORES: positiveNumber.default(0.5),

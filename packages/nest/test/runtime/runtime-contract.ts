@@ -14,6 +14,9 @@ import { MIB, TEMPLATE_TEXT, fetchPage, followOutput, waitFor } from './runtime-
  * last but one, and run in order; a runtime's own cases go in between, while it runs.
  */
 
+/** A page written into a created workspace before its start. */
+const PREPARED_PAGE = { path: 'src/pages/prepared.astro', content: '<p>written before the start</p>' };
+
 /** What the cases share: the runtime under test and its one workspace. */
 export interface ContractWorkspace {
   runtime: WorkspaceRuntime;
@@ -69,10 +72,18 @@ export function contractCases(whileRunning: ContractCase[] = []): ContractCase[]
         const startedAt = Date.now();
         ({ id: workspace.id } = await workspace.runtime.create(workspace.spec));
         expect((await workspace.runtime.inspect(workspace.id)).state).toBe('created');
+        // A project's files are written between create and start (ProjectSyncService.prepare).
+        await workspace.runtime.applyChanges(workspace.id, {
+          writes: [{ path: PREPARED_PAGE.path, content: Buffer.from(PREPARED_PAGE.content) }],
+          deletes: [],
+        });
+        expect((await workspace.runtime.inspect(workspace.id)).state).toBe('created');
         await workspace.runtime.start(workspace.id);
         const page = await waitForPage(workspace, 'the dev server to answer 200', () => true);
         expect(page).toContain(TEMPLATE_TEXT);
         console.log(`[${workspace.runtime.kind}] create → first 200: ${Date.now() - startedAt} ms`);
+        const { host, port } = await workspace.runtime.address(workspace.id);
+        expect((await fetchPage(`http://${host}:${port}/prepared`))?.text).toContain(PREPARED_PAGE.content);
       },
     },
     {

@@ -321,10 +321,12 @@ describe.skipIf(unavailable !== null)('a two-node swarm: workspaces on the worke
     }
     // Room on another node (the manager takes workspaces now), then the user opens the project again.
     await sh('docker', ['node', 'update', '--label-add', `${WORKSPACE_NODE_LABEL}=true`, swarm!.managerNodeId]);
+    const createdAt = Date.now();
     const created = await api.request('POST', '/workspace/create', { token: user.token, body: { projectId: mine.projectId } });
     expect(created.status).toBe(201);
     const again = await api.waitForSettled(user.token, created.body.id, 240_000);
     expect(again, JSON.stringify(again)).toMatchObject({ status: 'running', projectId: mine.projectId });
+    console.log(`[measure] the project recreated on the manager: running ${Date.now() - createdAt} ms after its create`);
     expect((await taskOf(again.id)).nodeId).toBe(swarm!.managerNodeId);
     for (const [path, content] of acknowledged) {
       const read = await api.request('GET', `/workspace/${again.id}/files/${path}`, { token: user.token });

@@ -23,6 +23,7 @@ import {
   WorkspaceNotFoundError,
   WorkspaceUnreachableError,
 } from './runtime.errors';
+import { resolveServiceName } from './service-name.resolver';
 import { devServerPortOf, serviceEnv, toWorkspaceInfo, type DevServerState } from './swarm-mapping.util';
 import {
   type AgentRequest,
@@ -63,7 +64,7 @@ const NETWORK_RELEASE_MS = 20_000;
 const AGENT_STATE_TIMEOUT_MS = 5_000;
 /** Node states are read at most this often: one list serves every inspect in between. */
 const NODES_CACHE_MS = 1_000;
-/** Tries of an agent call whose name lookup failed temporarily (EAI_AGAIN). */
+/** Tries of an agent call or address whose name lookup failed temporarily (EAI_AGAIN, ESERVFAIL; an address also ENOTFOUND). */
 const DNS_RETRIES = 4;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -109,6 +110,12 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
    * agent would wait for its timeout (a lost node drops packets), so each answers not-found at once.
    */
   private readonly lost = new Set<string>();
+  /**
+   * Workspaces made here whose agent has not answered yet, with the wait for it once a call needs
+   * it: a call between create and start (a project's files written before the dev server starts)
+   * waits for the task to run rather than failing on a name that does not resolve yet.
+   */
+  private readonly placing = new Map<string, Promise<void> | null>();
   private nodes: { at: number; value: Promise<Map<string, SwarmNode>> } | null = null;
 
   constructor(
@@ -156,6 +163,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
       this.join(network).catch(() => undefined);
       const id = await this.docker.createService(this.serviceSpec(spec, { name, labels, token, network, port }));
       this.targets.set(id, Promise.resolve({ id, host: name, token, network, port }));
+      this.placing.set(id, null);
       return { id };
     } catch (error) {
       // Leave nothing behind: the service (if it was made) and the network carry the session label.
@@ -165,26 +173,11 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   }
 
   /**
-   * The first start places the task (one replica); later ones start the dev server again. Answers
-   * once the task runs and its agent answers, as a started container runs on the docker runtime
-   * (the first task on a node waits for that node's pull of the image).
+   * Starts the dev server, once the task the swarm placed at create runs and its agent answers (the
+   * first task on a node waits for that node's pull of the image). Answers once it is started, as a
+   * started container runs on the docker runtime.
    */
   async start(id: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const service = await this.inspectService(id);
-      if ((service.Spec?.Mode?.Replicated?.Replicas ?? 0) > 0) break;
-      try {
-        await this.docker.updateService(id, service.Version?.Index ?? 0, {
-          ...service.Spec,
-          Mode: { Replicated: { Replicas: 1 } },
-        });
-        return await this.waitUntilRunning(id);
-      } catch (error) {
-        // Another update came first ("update out of sequence"): read the spec again, once.
-        if (attempt >= 1 || !/out of sequence/i.test(dockerErrorMessage(error))) throw notFoundAsWorkspace(error, id);
-      }
-    }
-    await this.waitUntilRunning(id);
     await this.agentJson(id, { method: 'POST', path: '/v1/dev-server/start', timeoutMs: this.options.operationTimeoutMs });
   }
 
@@ -210,6 +203,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     }
     this.targets.delete(id);
     this.lost.delete(id);
+    this.placing.delete(id);
     await this.docker.removeService(id);
     await this.removeNetwork(target.network);
   }
@@ -218,6 +212,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     const label = `${WORKSPACE_LABELS.sessionId}=${sessionId}`;
     for (const service of await this.docker.listServices([label])) {
       this.targets.delete(service.ID);
+      this.placing.delete(service.ID);
       await this.docker.removeService(service.ID);
     }
     for (const network of await this.docker.listNetworks([label])) await this.removeNetwork(network.Id);
@@ -319,10 +314,29 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     await this.target(id);
   }
 
+  /**
+   * The task's address on the workspace network, resolved here (see resolveServiceName) so the
+   * preview proxy, HMR relay and probes dial an address and never wait on the threadpool's lookups.
+   * Stable for the workspace's life: a replaced task is a lost workspace. Callers send the dev
+   * server's own Host header.
+   */
   async address(id: string): Promise<WorkspaceAddress> {
     const target = await this.target(id);
     await this.join(target.network);
-    return { host: target.host, port: target.port };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { host: await resolveServiceName(target.host), port: target.port };
+      } catch (error) {
+        // Not known yet (a task just started) or a temporary failure: asked again briefly. A
+        // resolver that does not answer, or a name still unknown, is an agent call that found no one.
+        const code = (error as NodeJS.ErrnoException).code ?? 'no answer';
+        if (attempt >= DNS_RETRIES || code === 'ETIMEOUT') {
+          await this.inspectService(id); // throws WorkspaceNotFoundError when the service is gone
+          throw new WorkspaceUnreachableError(id, `${code} resolving ${target.host}`, { cause: error });
+        }
+        await sleep(250 * attempt);
+      }
+    }
   }
 
   async list(): Promise<ContainerInfo[]> {
@@ -409,9 +423,15 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
    * restarts spent) ends the wait with the swarm's own reason; one no node can take (`pending`,
    * "no suitable node") ends it at the start timeout, saying so.
    */
-  private async waitUntilRunning(id: string): Promise<void> {
+  private async waitUntilRunning(id: string, target: ServiceTarget): Promise<void> {
     const startedAt = Date.now();
     let last = 'no task yet';
+    // What the wait went through, for the debug log: a slow start says where its time went.
+    const phases: string[] = [];
+    const note = (phase: string): void => {
+      if (phase !== last) phases.push(`${Date.now() - startedAt} ms: ${phase}`);
+      last = phase;
+    };
     for (;;) {
       const tasks = await this.tasksOf(id);
       const current = tasks
@@ -422,17 +442,20 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         throw new Error(`the swarm gave up starting workspace ${id}: its task ${ended.Status.State}${ended.Status.Err ? ` (${ended.Status.Err})` : ''}`);
       }
       if (current?.Status.State === 'running') {
-        const answered = await this.agentJson(id, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
-          () => true,
+        const silent = await this.agent.json(target, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
+          () => null,
           (error: unknown) => {
-            if (error instanceof WorkspaceUnreachableError || error instanceof RuntimeTimeoutError) return false;
+            if (error instanceof WorkspaceUnreachableError || error instanceof RuntimeTimeoutError) return error.message;
             throw error;
           },
         );
-        if (answered) return;
-        last = 'its task runs; its agent does not answer yet';
+        if (silent === null) {
+          this.logger.debug(`workspace ${id}: its agent answered after ${Date.now() - startedAt} ms (${phases.join('; ')})`);
+          return;
+        }
+        note(`its task runs; its agent does not answer yet (${silent})`);
       } else if (current) {
-        last = `its task is ${current.Status.State}${current.Status.Err ? ` (${current.Status.Err})` : current.Status.Message ? ` (${current.Status.Message})` : ''}`;
+        note(`its task is ${current.Status.State}${current.Status.Err ? ` (${current.Status.Err})` : current.Status.Message ? ` (${current.Status.Message})` : ''}`);
       }
       const boundMs = this.options.startTimeoutMs + (current?.Status.State === 'preparing' ? this.options.pullTimeoutMs : 0);
       if (Date.now() - startedAt > boundMs) throw new RuntimeTimeoutError(`start of workspace ${id}: ${last}`, boundMs);
@@ -499,8 +522,9 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         Networks: [{ Target: network }],
         LogDriver: { Name: 'json-file', Options: { 'max-size': '2m', 'max-file': '2' } },
       },
-      // Placed by start(), so create and start stay two steps, as on the other runtimes.
-      Mode: { Replicated: { Replicas: 0 } },
+      // Placed at once: the agent holds the dev server until start(), so files written in between
+      // (a project's, laid out over the template) are what its first build sees.
+      Mode: { Replicated: { Replicas: 1 } },
       // The service name resolves to its task's address; a virtual IP would not answer across nodes here.
       EndpointSpec: { Mode: 'dnsrr' },
     };
@@ -535,7 +559,10 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   private join(network: string): Promise<void> {
     let joined = this.joined.get(network);
     if (!joined) {
-      joined = this.docker.connectNetwork(network, this.attachContainer).catch((error: unknown) => {
+      const startedAt = Date.now();
+      joined = this.docker.connectNetwork(network, this.attachContainer).then(
+        () => this.logger.debug(`joined workspace network ${network} in ${Date.now() - startedAt} ms`),
+      ).catch((error: unknown) => {
         this.joined.delete(network);
         if (dockerStatusCode(error) === 404 && /container/i.test(dockerErrorMessage(error))) {
           throw new RuntimeUnavailableError(
@@ -600,6 +627,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     if (this.lost.has(id)) throw new WorkspaceNotFoundError(id);
     const target = await this.target(id);
     await this.join(target.network);
+    if (this.placing.has(id)) await this.placed(id, target);
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -607,7 +635,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         } catch (error) {
           // The engine's DNS did not answer in time (seen under load, while a lost node's networks
           // are still being freed): a temporary failure by definition, so asked again, briefly.
-          const temporary = error instanceof WorkspaceUnreachableError && /EAI_AGAIN/.test(error.message);
+          // Not a resolver that does not answer (ETIMEOUT): asking again would only add its bound.
+          const temporary = error instanceof WorkspaceUnreachableError && /EAI_AGAIN|ESERVFAIL/.test(error.message);
           if (!temporary || attempt >= DNS_RETRIES) throw error;
           await sleep(250 * attempt);
         }
@@ -619,6 +648,25 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
       }
       throw error;
     }
+  }
+
+  /** Waits (once, for every call that needs it) until a workspace made here runs and its agent answers. */
+  private placed(id: string, target: ServiceTarget): Promise<void> {
+    let wait = this.placing.get(id);
+    if (!wait) {
+      wait = this.waitUntilRunning(id, target).then(
+        () => {
+          this.placing.delete(id);
+        },
+        (error: unknown) => {
+          // The next call waits again (a removal meanwhile ends the wait: it deletes the entry).
+          if (this.placing.get(id) === wait) this.placing.set(id, null);
+          throw error;
+        },
+      );
+      this.placing.set(id, wait);
+    }
+    return wait;
   }
 
   /** The tasks (history included) of a workspace's service; an unknown service is a missing workspace. */

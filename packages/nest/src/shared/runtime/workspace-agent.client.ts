@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { RuntimeTimeoutError, WorkspaceFileError, WorkspaceUnreachableError } from './runtime.errors';
+import { serviceNameLookup } from './service-name.resolver';
 
 /** Port of the workspace agent (`.devcontainer/preview-template/workspace-agent.js`) in a workspace. */
 export const WORKSPACE_AGENT_PORT = 4322;
@@ -32,6 +33,10 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'ENETUNREACH',
   'ENOTFOUND',
   'EAI_AGAIN',
+  // c-ares' answers for a name the engine's DNS does not (yet) know, or does not answer for
+  'ENODATA',
+  'ESERVFAIL',
+  'ETIMEOUT',
   'EPIPE',
 ]);
 
@@ -82,6 +87,7 @@ export class WorkspaceAgentClient {
         {
           host: target.host,
           port: WORKSPACE_AGENT_PORT,
+          lookup: serviceNameLookup,
           method: call.method,
           path: `${call.path}${query}`,
           agent: false,
@@ -134,6 +140,7 @@ export class WorkspaceAgentClient {
         {
           host: target.host,
           port: WORKSPACE_AGENT_PORT,
+          lookup: serviceNameLookup,
           method: call.method,
           path: `${call.path}${query}`,
           agent: this.pool,

@@ -478,13 +478,6 @@ export class DockerService {
     );
   }
 
-  /** Replaces a service's spec; `version` is the index it was read at (the engine refuses a stale one). */
-  async updateService(id: string, version: number, spec: Dockerode.ServiceSpec): Promise<void> {
-    await this.call(`update service ${id}`, this.operationTimeoutMs, (abortSignal) =>
-      this.docker.getService(id).update({ ...spec, version, abortSignal }),
-    );
-  }
-
   /** Removes a service (its tasks' containers go with it, on their nodes); an unknown id is not an error. */
   async removeService(id: string): Promise<void> {
     try {
