@@ -3,10 +3,12 @@ import { Injectable } from '@nestjs/common';
 import type {
   BuildErrorEvent,
   BuildStatusEvent,
+  BuildStep,
   HMREvent,
   LogEvent,
   StatusEvent,
   VerdictOkEvent,
+  WorkspaceStatus,
 } from '@builder/shared';
 
 /**
@@ -41,6 +43,31 @@ export class WorkspaceEventsService {
 
   emit<K extends WorkspaceEventName>(name: K, event: WorkspaceEventMap[K]): void {
     this.emitter.emit(name, event);
+  }
+
+  /** A session's status changed (stamped now). */
+  statusChanged(
+    sessionId: string,
+    status: WorkspaceStatus,
+    previous: WorkspaceStatus | null,
+    reason?: string,
+  ): void {
+    this.emit('status', {
+      sessionId,
+      status,
+      previous,
+      ...(reason ? { reason } : {}),
+      at: new Date().toISOString(),
+    });
+  }
+
+  /** A session's start reached a step (stamped now). */
+  buildStep(
+    sessionId: string,
+    step: BuildStep,
+    extra: { message?: string; queuePosition?: number } = {},
+  ): void {
+    this.emit('build-status', { sessionId, step, ...extra, at: new Date().toISOString() });
   }
 
   /** Subscribes; answers the function that unsubscribes. */

@@ -25,6 +25,9 @@ import { WorkspaceGateway } from './workspace.gateway';
 import { WorkspaceSessionRepository } from './workspace-session.repository';
 import { WorkspaceStorageService } from './workspace-storage.service';
 import { WorkspaceService } from './workspace.service';
+import { WorkspaceStarterService } from './workspace-starter.service';
+import { WorkspaceRemovalService } from './workspace-removal.service';
+import { PreviewUrlService } from './preview-url.service';
 
 /**
  * Preview sessions: REST API, lifecycle service, port allocation, start queue and the event bus
@@ -57,6 +60,9 @@ import { WorkspaceService } from './workspace.service';
   controllers: [WorkspaceController],
   providers: [
     WorkspaceService,
+    WorkspaceStarterService,
+    WorkspaceRemovalService,
+    PreviewUrlService,
     WorkspaceFilesService,
     WorkspaceEditsService,
     WorkspaceVerdictService,

@@ -62,7 +62,7 @@ export class SessionCleanupService {
           errorMessage: reason,
         })
       ) {
-        this.emitStatus(id, Stopping, session.status, reason);
+        this.events.statusChanged(id, Stopping, session.status, reason);
       }
     }
     return this.finish(id, reason, log);
@@ -94,7 +94,7 @@ export class SessionCleanupService {
     });
     if (won) {
       log.info({ outcome: final, reason }, 'session ended');
-      this.emitStatus(id, final, Stopping, reason);
+      this.events.statusChanged(id, final, Stopping, reason);
     }
     return won;
   }
@@ -123,14 +123,5 @@ export class SessionCleanupService {
         await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS * attempt));
       }
     }
-  }
-
-  private emitStatus(
-    sessionId: string,
-    status: WorkspaceStatus,
-    previous: WorkspaceStatus,
-    reason: string,
-  ): void {
-    this.events.emit('status', { sessionId, status, previous, reason, at: new Date().toISOString() });
   }
 }

@@ -80,7 +80,10 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
   onApplicationBootstrap(): void {
     if (!this.enabled) {
       if (this.config.pool.size > 0 && this.runtime.kind === 'local') {
-        this.log.info({ runtime: this.runtime.kind }, 'warm pool disabled: it serves the docker and swarm runtimes');
+        this.log.info(
+          { runtime: this.runtime.kind },
+          'warm pool disabled: it serves the docker and swarm runtimes',
+        );
       }
       return;
     }
@@ -131,7 +134,7 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
       this.log.info({ replicas: others }, 'warm pool left to the other replicas');
       return;
     }
-    // Starts still in flight are ended by WorkspaceService's own shutdown.
+    // Starts still in flight are ended by the start job's own shutdown (WorkspaceStarterService).
     const rows = await this.poolRows([WorkspaceStatus.Running]);
     await Promise.allSettled(rows.map((row) => this.retire(row, 'the backend shut down')));
     if (rows.length > 0) this.log.info({ ended: rows.length }, 'warm pool drained');
@@ -245,12 +248,6 @@ export class WarmPoolService implements OnApplicationBootstrap, BeforeApplicatio
         WHERE id = $1 AND user_id = $2 AND status = 'stopping'`,
       [row.id, POOL_USER_ID, reason],
     );
-    this.events.emit('status', {
-      sessionId: row.id,
-      status: WorkspaceStatus.Stopped,
-      previous: row.status,
-      reason,
-      at: new Date().toISOString(),
-    });
+    this.events.statusChanged(row.id, WorkspaceStatus.Stopped, row.status, reason);
   }
 }
