@@ -68,6 +68,21 @@ import { benchVerdict, verdictMarkdown } from './verdict.mjs';
 
 /** The parts `--only` runs by themselves, each into bench/results/latest-<part>.{json,md}. */
 const ALONE = {
+  projects: {
+    title: 'Projects and versions',
+    run: async (flags, dataDir) => {
+      cleanup.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+      return benchProjects({
+        runs: flags.runs,
+        putRuns: Math.max(1, flags.putRuns),
+        dataDir: join(dataDir, 'projects'),
+        browser: cleanup.browser,
+        poolSize: Math.max(1, flags.poolSize),
+      });
+    },
+    n: (flags) => `N = ${flags.runs} restores and creates, ${flags.putRuns} PUTs per store`,
+    markdown: projectsMarkdown,
+  },
   verdict: {
     title: 'Compile verdict',
     run: (flags, dataDir) => benchVerdict({ runs: Math.max(1, flags.verifyRuns), dataDir: join(dataDir, 'verdict') }),
