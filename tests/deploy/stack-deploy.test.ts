@@ -30,9 +30,12 @@ const TAG = process.env.IMAGE_TAG ?? 'latest';
 const REGISTRY = 'localhost:5000';
 /** The web app inlines the API's origin at build time: this image is built for API_PORT (setup.sh). */
 const WEB_IMAGE = process.env.STACK_WEB_IMAGE ?? `${REGISTRY}/builder-web:stack-test`;
-// Ports of this file: the front proxy publishes the API on 8700 and the web app on 8701.
+// Ports of this file: the front proxy publishes the API on 8700 and the web app on 8701; the
+// registry service, which runs no task here, still publishes its port on the routing mesh: 8705,
+// not the 5000 of the host's own registry.
 const API_PORT = 8700;
 const WEB_PORT = 8701;
+const REGISTRY_PORT = 8705;
 const API_URL = `http://localhost:${API_PORT}`;
 const WEB_URL = `http://localhost:${WEB_PORT}`;
 /**
@@ -53,6 +56,7 @@ const STACK_ENV = {
   TAG,
   API_PORT: String(API_PORT),
   WEB_PORT: String(WEB_PORT),
+  REGISTRY_PORT: String(REGISTRY_PORT),
   WEB_ORIGIN: WEB_URL,
   DEPLOYMENT_ID: STACK,
 };
