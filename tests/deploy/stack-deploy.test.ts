@@ -145,8 +145,9 @@ describe.skipIf(unavailable !== null)(
     afterAll(async () => {
       await browser?.close();
       if (failed && deployed) {
-        for (const service of ['api', 'front', 'web']) {
-          console.log(`[stack deploy test] ${service} logs:\n${await docker('service', 'logs', '--tail', '60', `${STACK}_${service}`).catch((e) => String(e))}`);
+        const workspaces = (await docker('service', 'ls', '--format', '{{.Name}}', '--filter', 'name=ws-').catch(() => '')).split('\n').filter(Boolean);
+        for (const service of ['api', 'front', 'web'].map((name) => `${STACK}_${name}`).concat(workspaces)) {
+          console.log(`[stack deploy test] ${service} logs:\n${await docker('service', 'logs', '--tail', '60', service).catch((e) => String(e))}`);
         }
       }
       if (deployed) {
@@ -248,6 +249,7 @@ describe.skipIf(unavailable !== null)(
 
       // The page's socket was closed by its draining replica and reconnected through the proxy to
       // a new one: the indicator says connected on a socket opened after the update began.
+      console.log(`[stack deploy test] gateway sockets the page opened: ${socketsBefore} before the update, ${gateway.socketsOpened} after`);
       expect(gateway.socketsOpened).toBeGreaterThan(socketsBefore);
       await page.locator('[data-testid="connection-state"][data-state="connected"]').waitFor({ timeout: 60_000 });
 
