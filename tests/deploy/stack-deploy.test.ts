@@ -54,6 +54,8 @@ const STACK_ENV = {
   DOCKER_GID: String(statSync('/var/run/docker.sock', { throwIfNoEntry: false })?.gid ?? ''),
   REGISTRY,
   TAG,
+  // The workspace template of the same code as the API (its agent and the runtime speak together).
+  TEMPLATE_TAG: process.env.TEMPLATE_TAG ?? 'latest',
   API_PORT: String(API_PORT),
   WEB_PORT: String(WEB_PORT),
   REGISTRY_PORT: String(REGISTRY_PORT),
@@ -106,7 +108,8 @@ describe.skipIf(unavailable !== null)(
     const scratch = mkdtempSync(join(tmpdir(), 'stack-deploy-'));
 
     beforeAll(async () => {
-      for (const image of [`${REGISTRY}/builder-api:${TAG}`, `${REGISTRY}/builder-front:${TAG}`, WEB_IMAGE]) {
+      const images = [`${REGISTRY}/builder-api:${TAG}`, `${REGISTRY}/builder-front:${TAG}`, WEB_IMAGE, `${REGISTRY}/baseline-landing-template:${STACK_ENV.TEMPLATE_TAG}`];
+      for (const image of images) {
         await docker('image', 'inspect', '--format', '{{.Id}}', image).catch(() => {
           throw new Error(`${image} is missing: scripts/setup.sh test builds it (scripts/images/build-app-images.sh)`);
         });
