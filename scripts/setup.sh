@@ -76,9 +76,13 @@ if docker_ok; then
   fi
   bash "$ROOT_DIR/scripts/images/start-registry.sh" || soft "the local registry did not start"
   bash "$ROOT_DIR/scripts/images/build-template-image.sh" || soft "the template image did not build"
-  # The swarm tests run the API from its image, as a container on the swarm's manager.
+  # The swarm tests run the API from its image, as a container on the swarm's manager; the stack
+  # test deploys deploy/stack.yml with the front proxy's image too, and a web app built for the
+  # API's address there (tests/deploy/stack-deploy.test.ts). Each is skipped when unchanged.
   if [ "$MODE" = test ]; then
-    bash "$ROOT_DIR/scripts/images/build-app-images.sh" api || soft "the API image did not build"
+    bash "$ROOT_DIR/scripts/images/build-app-images.sh" api front || soft "the API or front proxy image did not build"
+    IMAGE_TAG=stack-test WEB_API_URL=http://localhost:8700 bash "$ROOT_DIR/scripts/images/build-app-images.sh" web \
+      || soft "the web app image did not build"
   fi
 else
   soft "no Docker engine: the builder uses the local runtime (astro dev processes)"

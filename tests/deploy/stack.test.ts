@@ -29,8 +29,11 @@ interface StackService {
   volumes?: string[];
   networks?: Record<string, unknown> | string[];
   ports?: Array<{ target: number; published: number; mode: string }>;
+  command?: string[];
   healthcheck?: { test: string[] };
   deploy?: {
+    mode?: string;
+    endpoint_mode?: string;
     replicas?: number;
     placement?: { constraints?: string[] };
     update_config?: { order?: string; failure_action?: string };
@@ -66,9 +69,9 @@ describe.skipIf(!compose)('deploy/stack.yml', () => {
     return config!;
   };
 
-  it('is valid for docker-compose and holds the API, the web app, PostgreSQL with a volume, the registry and MinIO', () => {
+  it('is valid for docker-compose and holds the API, the web app, the front proxy, PostgreSQL with a volume, the registry and MinIO', () => {
     const { services, volumes } = stack();
-    expect(Object.keys(services).sort()).toEqual(['api', 'minio', 'postgres', 'registry', 'web']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'front', 'minio', 'postgres', 'registry', 'web']);
     expect(services.postgres.volumes).toContain('postgres-data:/var/lib/postgresql/data:rw');
     expect(Object.keys(volumes)).toContain('postgres-data');
   });
@@ -77,16 +80,26 @@ describe.skipIf(!compose)('deploy/stack.yml', () => {
     const run = spawnSync('docker', ['stack', 'config', '-c', STACK_FILE], { encoding: 'utf8', cwd: ROOT, env: ENV });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/order: start-first/);
+    // The CLI's own interpolation (a dash in the `:?` message once became the value).
+    expect(run.stdout).toMatch(/user: 1000:999\n/);
   });
 
-  it('runs the API as two replicas on a manager, with its Docker socket, a readiness health check and start-first rolling updates, behind the routing mesh', () => {
-    const api = stack().services.api;
+  it('runs the API as two replicas on a manager, with its Docker socket, a readiness health check and start-first rolling updates, behind the front proxy', () => {
+    const { api, web, front } = stack().services;
     expect(api.deploy?.replicas).toBe(2);
     expect(api.deploy?.placement?.constraints).toContain('node.role == manager');
     expect(api.deploy?.update_config).toMatchObject({ order: 'start-first', failure_action: 'rollback' });
     expect(api.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock:rw');
     expect(api.healthcheck?.test.join(' ')).toMatch(/\/health\/ready/);
-    expect(api.ports).toContainEqual(expect.objectContaining({ target: 3000, mode: 'ingress' }));
+    // No virtual IP and no routing mesh (both need IPVS): `front` finds the tasks by DNS and is
+    // the one service publishing ports, in host mode on every node.
+    for (const service of [api, web]) {
+      expect(service.deploy?.endpoint_mode).toBe('dnsrr');
+      expect(service.ports).toBeUndefined();
+    }
+    expect(front.deploy?.mode).toBe('global');
+    expect(front.ports?.map((port) => port.mode)).toEqual(['host', 'host']);
+    expect(front.command?.join(' ')).toMatch(/--dns tasks\.api:3000 .*--dns tasks\.web:3001/);
     expect(api.environment).toMatchObject({ RUNTIME: 'swarm', PREVIEW_MODE: 'proxy' });
     expect(api.user).toBe('1000:999');
   });

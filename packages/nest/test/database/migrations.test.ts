@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../src/database/migrations';
+import { runMigrationsOnce } from '../../src/database/run-migrations';
+import { TYPEORM_SCHEMA_OPTIONS } from '../../src/database/typeorm-options';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 const NEST_DIR = resolve(__dirname, '../..');
@@ -98,5 +101,21 @@ describe('TypeORM migrations through the CLI scripts (PostgreSQL 15)', () => {
     const answer = await npmRun('migration:show', [], '');
     expect(answer.code).not.toBe(0);
     expect(answer.output).toMatch(/DATABASE_URL is not set/);
+  });
+
+  it('migrates a fresh database from several replicas starting at once: each waits its turn, none fails', async () => {
+    const fresh = await createTestDatabase();
+    const replicas = Array.from({ length: 3 }, () => new DataSource({ ...TYPEORM_SCHEMA_OPTIONS, url: fresh.url, extra: { max: 3 } }));
+    try {
+      await Promise.all(replicas.map((replica) => replica.initialize()));
+      const outcomes = await Promise.allSettled(replicas.map((replica) => runMigrationsOnce(replica)));
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+      const applied = await fresh.query<{ name: string }>('SELECT name FROM migrations ORDER BY id');
+      expect(applied.map((row) => row.name)).toEqual(MIGRATIONS.map((migration) => migration.name));
+      expect(await schemaOf(fresh)).toEqual(await schemaOf(db));
+    } finally {
+      await Promise.all(replicas.map((replica) => (replica.isInitialized ? replica.destroy() : undefined)));
+      await fresh.drop();
+    }
   });
 });
