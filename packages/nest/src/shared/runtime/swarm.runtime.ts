@@ -58,6 +58,8 @@ import {
 /** Task restarts the swarm makes after a failure before it gives up (a replaced task lost its files). */
 const RESTART_ATTEMPTS = 2;
 const NANO = 1_000_000_000;
+/** How long a join waits for a workspace network to reach this node (its task being placed). */
+const NETWORK_JOIN_MS = 60_000;
 /** How long a removal waits for the swarm to free a workspace network (its task stops first). */
 const NETWORK_RELEASE_MS = 20_000;
 /** Bound of the agent's answer about its dev server when the workspace is inspected. */
@@ -560,7 +562,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     let joined = this.joined.get(network);
     if (!joined) {
       const startedAt = Date.now();
-      joined = this.docker.connectNetwork(network, this.attachContainer).then(
+      joined = this.connectWhenOnNode(network).then(
         () => this.logger.debug(`joined workspace network ${network} in ${Date.now() - startedAt} ms`),
       ).catch((error: unknown) => {
         this.joined.delete(network);
@@ -577,11 +579,32 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     return joined;
   }
 
+  /**
+   * Connects this backend's container to a workspace network. When that container is itself a
+   * swarm task (the API as a service, as in deploy/stack.yml), the engine knows an overlay only once
+   * a task on this node uses it: until the workspace's task lands here, the connect answers 404
+   * "network … not found", so it is asked again until NETWORK_JOIN_MS.
+   */
+  private async connectWhenOnNode(network: string): Promise<void> {
+    const deadline = Date.now() + NETWORK_JOIN_MS;
+    for (;;) {
+      try {
+        return await this.docker.connectNetwork(network, this.attachContainer);
+      } catch (error) {
+        const notOnNodeYet = dockerStatusCode(error) === 404 && /network .* not found/i.test(dockerErrorMessage(error));
+        if (!notOnNodeYet || Date.now() > deadline || !this.joined.has(network)) throw error;
+        await sleep(250);
+      }
+    }
+  }
+
   /** Leaves and removes a workspace network, waiting while the swarm still frees it from the task. */
   private async removeNetwork(network: string): Promise<void> {
-    // A join still under way (create does not wait for it) would attach after the disconnect.
-    await this.joined.get(network)?.catch(() => undefined);
+    // A join still under way (create does not wait for it) would attach after the disconnect; one
+    // still waiting for the network to reach this node gives up once its entry is gone.
+    const joining = this.joined.get(network);
     this.joined.delete(network);
+    await joining?.catch(() => undefined);
     await this.docker.disconnectNetwork(network, this.attachContainer);
     const deadline = Date.now() + NETWORK_RELEASE_MS;
     for (;;) {
