@@ -436,8 +436,9 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     };
     for (;;) {
       const tasks = await this.tasksOf(id);
+      // A task the swarm restarts after a delay waits with desired state `ready` until it is due.
       const current = tasks
-        .filter((task) => task.DesiredState === 'running')
+        .filter((task) => task.DesiredState === 'running' || task.DesiredState === 'ready')
         .sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1))[0];
       if (!current && tasks.length > 0) {
         const ended = [...tasks].sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1))[0];
