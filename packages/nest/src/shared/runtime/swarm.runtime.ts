@@ -159,10 +159,10 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
     const token = randomBytes(32).toString('base64url');
     const port = devServerPort(spec);
     try {
+      // This backend joins the network only once the workspace's task runs (see waitUntilRunning):
+      // a join while the task starts can take the address the swarm gave the task ("starting
+      // container failed: Address already in use"), and the task is replaced.
       const network = await this.createNetwork(name, labels);
-      // Joining the network (~0.6 s on this engine) goes on while the service is made and its task
-      // placed and started: every call that reaches the workspace waits for it (see join).
-      this.join(network).catch(() => undefined);
       const id = await this.docker.createService(this.serviceSpec(spec, { name, labels, token, network, port }));
       this.targets.set(id, Promise.resolve({ id, host: name, token, network, port }));
       this.placing.set(id, null);
@@ -324,6 +324,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
    */
   async address(id: string): Promise<WorkspaceAddress> {
     const target = await this.target(id);
+    if (this.placing.has(id)) await this.placed(id, target);
     await this.join(target.network);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -445,6 +446,7 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
         throw new Error(`the swarm gave up starting workspace ${id}: its task ${ended.Status.State}${ended.Status.Err ? ` (${ended.Status.Err})` : ''}`);
       }
       if (current?.Status.State === 'running') {
+        await this.join(target.network);
         const silent = await this.agent.json(target, { method: 'GET', path: '/v1/state', timeoutMs: 2_000 }).then(
           () => null,
           (error: unknown) => {
@@ -650,8 +652,8 @@ export class SwarmRuntime implements WorkspaceRuntime, OnModuleDestroy {
   private async agentCall<T>(id: string, call: AgentRequest, send: (target: AgentTarget, call: AgentRequest) => Promise<T>): Promise<T> {
     if (this.lost.has(id)) throw new WorkspaceNotFoundError(id);
     const target = await this.target(id);
-    await this.join(target.network);
     if (this.placing.has(id)) await this.placed(id, target);
+    await this.join(target.network);
     try {
       for (let attempt = 1; ; attempt++) {
         try {
