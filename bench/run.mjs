@@ -67,19 +67,23 @@ import { benchReplicas, replicasMarkdown } from './replicas.mjs';
 import { benchVerdict, verdictMarkdown } from './verdict.mjs';
 
 /** The parts `--only` runs by themselves, each into bench/results/latest-<part>.{json,md}. */
+/** Debian's Chromium, closed by the clean-up. */
+async function launchBrowser() {
+  cleanup.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  return cleanup.browser;
+}
+
 const ALONE = {
   projects: {
     title: 'Projects and versions',
-    run: async (flags, dataDir) => {
-      cleanup.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
-      return benchProjects({
+    run: async (flags, dataDir) =>
+      benchProjects({
         runs: flags.runs,
         putRuns: Math.max(1, flags.putRuns),
         dataDir: join(dataDir, 'projects'),
-        browser: cleanup.browser,
+        browser: await launchBrowser(),
         poolSize: Math.max(1, flags.poolSize),
-      });
-    },
+      }),
     n: (flags) => `N = ${flags.runs} restores and creates, ${flags.putRuns} PUTs per store`,
     markdown: projectsMarkdown,
   },
@@ -268,8 +272,7 @@ async function main() {
   log(`cold p50 ${median(cold)} ms, host floor p50 ${median(hostStarts)} ms`);
 
   log('HMR: host file writes (the floor), API writes seen on the direct port and through the preview proxy');
-  cleanup.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
-  const browser = cleanup.browser;
+  const browser = await launchBrowser();
   const hostServer = await hostAstroColdStart();
   const hostOriginals = {};
   for (const file of new Set(Object.values(EDITS).map((e) => e.file))) hostOriginals[file] = await readFile(join(hostServer.dir, file), 'utf8');
